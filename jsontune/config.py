@@ -1,0 +1,232 @@
+"""Typed view of ``params.yaml``: one dataclass per top-level section, keys map 1:1 to fields.
+
+Loading is strict so that a typo in ``params.yaml`` fails before any work starts instead of being
+silently ignored: unknown keys, wrong types and out-of-range values raise :class:`ParamsError` naming
+the key path, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class ParamsError(ValueError):
+    """A params file that cannot be used; the message names the file and key path."""
+
+
+@dataclass
+class ModelParams:
+    name: str = "models/SmolLM2-135M-Instruct"
+    """A local checkpoint directory or a hub id such as ``Qwen/Qwen2.5-1.5B-Instruct``."""
+    quantization: Literal["none", "nf4"] = "none"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Weights/compute dtype; fp32 is the fast choice on CPU, bf16 on recent GPUs."""
+    trust_remote_code: bool = False
+
+
+@dataclass
+class TaskParams:
+    schema: str = "jsontune/tasks/support_ticket/schema.json"
+    system_prompt: str = ""
+
+
+@dataclass
+class DatasetParams:
+    source: str = "synthetic"
+    """``synthetic`` for the built-in generator, or a path to a JSONL file of {"text", "output"} rows."""
+    n_examples: int = 1500
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    seed: int = 13
+
+
+@dataclass
+class GenerationParams:
+    batch_size: int = 16
+    max_new_tokens: int = 48
+
+
+@dataclass
+class LoraParams:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    """A list of module names, or ``all-linear``."""
+
+
+@dataclass
+class SftParams:
+    lora: LoraParams = field(default_factory=LoraParams)
+    learning_rate: float = 1e-3
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.05
+    epochs: float = 1.0
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 256
+    optimizer: str = "adamw_torch"
+    bf16: bool = False
+    activation_checkpointing: bool = False
+    seed: int = 13
+
+
+@dataclass
+class DpoParams:
+    beta: float = 0.1
+    learning_rate: float = 5e-5
+    lr_scheduler: str = "constant"
+    epochs: float = 1.0
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 256
+    n_prompts: int = 96
+    """How many train examples get preference pairs."""
+    hard_negatives_per_prompt: int = 2
+    on_policy: bool = True
+    """Add the SFT model's own non-exact answers on these prompts as rejected answers."""
+    on_policy_temperature: float = 1.0
+    """Sampling temperature for on-policy answers; greedy answers on train prompts are mostly right."""
+    sft_weight: float = 0.0
+    """Weight of the SFT (NLL) term on chosen answers; 0 turns it off."""
+    optimizer: str = "adamw_torch"
+    bf16: bool = False
+    activation_checkpointing: bool = False
+    seed: int = 13
+
+
+@dataclass
+class MergeParams:
+    adapter: Literal["dpo", "sft", "best"] = "best"
+    min_agreement: float = 0.99
+    """Fail when the merged model answers differently from the adapter on more than this share."""
+
+
+@dataclass
+class Params:
+    model: ModelParams = field(default_factory=ModelParams)
+    task: TaskParams = field(default_factory=TaskParams)
+    dataset: DatasetParams = field(default_factory=DatasetParams)
+    generation: GenerationParams = field(default_factory=GenerationParams)
+    sft: SftParams = field(default_factory=SftParams)
+    dpo: DpoParams = field(default_factory=DpoParams)
+    merge: MergeParams = field(default_factory=MergeParams)
+
+
+RANGES: dict[str, tuple[float, float]] = {
+    "dataset.n_examples": (10, 10_000_000),
+    "dataset.val_fraction": (0.0, 0.5),
+    "dataset.test_fraction": (0.01, 0.5),
+    "generation.batch_size": (1, 1024),
+    "generation.max_new_tokens": (1, 4096),
+    "sft.lora.r": (1, 1024),
+    "sft.lora.dropout": (0.0, 0.9),
+    "sft.learning_rate": (1e-8, 1.0),
+    "sft.warmup_ratio": (0.0, 1.0),
+    "sft.epochs": (0.01, 100),
+    "sft.batch_size": (1, 4096),
+    "sft.grad_accum": (1, 4096),
+    "sft.max_length": (16, 32768),
+    "dpo.beta": (1e-4, 10.0),
+    "dpo.learning_rate": (1e-9, 1.0),
+    "dpo.epochs": (0.01, 100),
+    "dpo.batch_size": (1, 4096),
+    "dpo.grad_accum": (1, 4096),
+    "dpo.max_length": (16, 32768),
+    "dpo.n_prompts": (1, 10_000_000),
+    "dpo.hard_negatives_per_prompt": (0, 20),
+    "dpo.sft_weight": (0.0, 10.0),
+    "dpo.on_policy_temperature": (0.01, 5.0),
+    "merge.min_agreement": (0.0, 1.0),
+}
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return True
+    if origin is Literal:
+        return value in typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, t) for t in typing.get_args(tp))
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if tp is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def _describe(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _build(cls: type, data: Any, path: str, source: str) -> Any:
+    if not isinstance(data, dict):
+        raise ParamsError(f"{source}: {path or '(top level)'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        key_path = f"{path}.{key}" if path else str(key)
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; allowed keys: {', '.join(names)}"
+            raise ParamsError(f"{source}: {key_path}: unknown key{hint}")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value, key_path, source)
+            continue
+        if isinstance(value, str) and tp is float:
+            try:  # YAML reads 1e-3 (no dot) as a string
+                value = float(value)
+            except ValueError:
+                pass
+        if not _type_ok(value, tp):
+            raise ParamsError(f"{source}: {key_path}: {value!r} is not {_describe(tp)}")
+        if isinstance(value, int) and tp is float:
+            value = float(value)
+        if key_path in RANGES:
+            lo, hi = RANGES[key_path]
+            if not lo <= value <= hi:
+                raise ParamsError(f"{source}: {key_path}: {value!r} is out of range [{lo}, {hi}]")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def params_from_dict(data: dict[str, Any], source: str = "<params>") -> Params:
+    params = _build(Params, data, "", source)
+    if params.dataset.val_fraction + params.dataset.test_fraction >= 0.9:
+        raise ParamsError(f"{source}: dataset.val_fraction + dataset.test_fraction must leave data to train on")
+    return params
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: params file not found") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    return params_from_dict(data, str(path))
+
+
+def to_dict(params: Any) -> dict[str, Any]:
+    return dataclasses.asdict(params)

@@ -1,0 +1,282 @@
+"""Labelled examples: reading and validating JSONL, synthetic generation, de-duplication, splitting
+and chat formatting.
+
+Nothing is dropped silently: invalid rows raise :class:`DataError` with ``file:line: field: reason``
+for every bad row, and exact duplicates / cross-split near-duplicates are removed *and counted* in the
+data card that the dataset stage writes as a DVC metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsontune.schema import TASKS_DIR, canonical, canonical_json, field_names, schema_errors
+
+SPLITS = ("train", "val", "test")
+MAX_LINE_CHARS = 1_000_000
+MAX_REPORTED_ERRORS = 50
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message lists every bad row as ``file:line: field: reason``."""
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    output: dict[str, Any]
+    group: str
+    """Rows of one group always land in the same split (a phrasing template, or a near-duplicate key)."""
+    origin: str
+    """Where the row came from (``file:line`` or ``synthetic``), kept for error messages and inspection."""
+
+
+def _raise_errors(errors: list[str], what: str) -> None:
+    if errors:
+        shown = errors[:MAX_REPORTED_ERRORS]
+        more = len(errors) - len(shown)
+        tail = f"\n... and {more} more" if more else ""
+        raise DataError(f"{len(errors)} invalid {what}:\n" + "\n".join(shown) + tail)
+
+
+def read_labelled_jsonl(path: str | Path, schema: dict[str, Any]) -> tuple[list[Example], int]:
+    """Read ``{"text": str, "output": {...}}`` rows; returns the examples and the count of blank lines.
+
+    Every row is checked (JSON, types, schema) and all problems are reported together, so one run
+    shows the user everything to fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    errors: list[str] = []
+    examples: list[Example] = []
+    blank = 0
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if not lines:
+        raise DataError(f"{path}: file is empty")
+    for lineno, line_bytes in enumerate(lines, start=1):
+        where = f"{path}:{lineno}"
+        try:
+            line = line_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            errors.append(f"{where}: (line): not valid UTF-8 at byte {exc.start}")
+            continue
+        if not line.strip():
+            blank += 1
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            errors.append(f"{where}: (line): {len(line)} characters, more than the limit of {MAX_LINE_CHARS}")
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"{where}: (line): not valid JSON: {exc.msg} at column {exc.colno}")
+            continue
+        if not isinstance(row, dict):
+            errors.append(f"{where}: (line): expected a JSON object, got {type(row).__name__}")
+            continue
+        extra = sorted(set(row) - {"text", "output", "source"})
+        if extra:
+            errors.append(f"{where}: {extra[0]}: unknown key (allowed: text, output, source)")
+            continue
+        text = row.get("text")
+        if not isinstance(text, str) or not text.strip():
+            errors.append(f"{where}: text: missing or empty (expected a non-empty string)")
+            continue
+        output = row.get("output")
+        if not isinstance(output, dict):
+            errors.append(f"{where}: output: missing or not an object")
+            continue
+        problems = schema_errors(output, schema)
+        if problems:
+            errors.extend(f"{where}: output.{p}" if not p.startswith("(root)") else f"{where}: output{p[6:]}"
+                          for p in problems)
+            continue
+        examples.append(Example(text=text, output=canonical(output, schema), group=near_duplicate_key(text),
+                                origin=where))
+    _raise_errors(errors, f"rows in {path}")
+    return examples, blank
+
+
+def near_duplicate_key(text: str) -> str:
+    """A key equal for texts that differ only in case, digits, punctuation or spacing."""
+    norm = re.sub(r"\d", "0", text.lower())
+    norm = re.sub(r"[^\w]+", " ", norm).strip()
+    return hashlib.sha1(norm.encode()).hexdigest()[:16]
+
+
+def deduplicate(examples: Sequence[Example]) -> tuple[list[Example], int]:
+    """Drop exact repeats of (text, output), keeping the first; the same text with two labels is an error."""
+    seen: dict[str, Example] = {}
+    kept: list[Example] = []
+    errors: list[str] = []
+    for ex in examples:
+        key = " ".join(ex.text.split())
+        first = seen.get(key)
+        if first is None:
+            seen[key] = ex
+            kept.append(ex)
+        elif first.output != ex.output:
+            errors.append(f"{ex.origin}: output: conflicts with {first.origin} for the same text "
+                          f"({json.dumps(first.output)} vs {json.dumps(ex.output)})")
+    _raise_errors(errors, "rows (conflicting labels)")
+    return kept, len(examples) - len(kept)
+
+
+def split_groups(groups: Iterable[str], val_fraction: float, test_fraction: float,
+                 seed: int) -> dict[str, str]:
+    """Assign each group to a split by seeded shuffle; every group's rows then share one split."""
+    unique = sorted(set(groups))
+    random.Random(seed).shuffle(unique)
+    n = len(unique)
+    n_test = max(1, round(n * test_fraction))
+    n_val = round(n * val_fraction)
+    if val_fraction > 0:
+        n_val = max(1, n_val)
+    if n_test + n_val >= n:
+        raise DataError(f"only {n} distinct groups of examples: too few for a train/val/test split "
+                        f"with val_fraction={val_fraction}, test_fraction={test_fraction}")
+    out = {g: "test" for g in unique[:n_test]}
+    out.update({g: "val" for g in unique[n_test:n_test + n_val]})
+    out.update({g: "train" for g in unique[n_test + n_val:]})
+    return out
+
+
+def task_generator(schema_path: str | Path) -> Any:
+    """The synthetic generator module of a built-in task (``jsontune/tasks/<name>/generator.py``)."""
+    path = Path(schema_path).resolve()
+    if not (TASKS_DIR / path.parent.name / "generator.py").is_file():
+        raise DataError(f"dataset.source is 'synthetic' but {schema_path} is not a built-in task schema "
+                        f"(built-in tasks live in {TASKS_DIR}); point dataset.source at a JSONL file instead")
+    return importlib.import_module(f"jsontune.tasks.{path.parent.name}.generator")
+
+
+def synthetic_splits(generator: Any, schema: dict[str, Any], n: int, val_fraction: float,
+                     test_fraction: float, seed: int) -> dict[str, list[Example]]:
+    """Template-disjoint splits: each intent's phrasing templates are divided between the splits,
+    so test phrasings are never seen in training."""
+    assignment: dict[str, str] = {}
+    for offset, (_, ids) in enumerate(sorted(generator.templates().items())):
+        assignment.update(split_groups(ids, val_fraction, test_fraction, seed + offset))
+    sizes = {"test": round(n * test_fraction), "val": round(n * val_fraction)}
+    sizes["train"] = n - sizes["test"] - sizes["val"]
+    out: dict[str, list[Example]] = {}
+    for i, split in enumerate(SPLITS):
+        ids = {t for t, s in assignment.items() if s == split}
+        rows = generator.generate(sizes[split], seed=seed * 1000 + i, template_ids=ids) if sizes[split] else []
+        out[split] = [Example(text=r.text, output=canonical(r.output, schema), group=r.template,
+                              origin=f"synthetic:{split}:{k}") for k, r in enumerate(rows)]
+    return out
+
+
+def remove_cross_split_duplicates(splits: dict[str, list[Example]]) -> tuple[dict[str, list[Example]], int]:
+    """Drop val/test rows whose near-duplicate key occurs in train (or test rows matching val)."""
+    seen = {near_duplicate_key(e.text) for e in splits["train"]}
+    removed = 0
+    out = {"train": list(splits["train"])}
+    for split in ("val", "test"):
+        kept = []
+        for e in splits[split]:
+            key = near_duplicate_key(e.text)
+            if key in seen:
+                removed += 1
+            else:
+                kept.append(e)
+        out[split] = kept
+        seen |= {near_duplicate_key(e.text) for e in kept}
+    return out, removed
+
+
+def to_chat_row(example: Example, schema: dict[str, Any], system_prompt: str) -> dict[str, Any]:
+    """TRL's conversational prompt/completion format: the loss then covers only the completion."""
+    return {
+        "text": example.text,
+        "output": example.output,
+        "group": example.group,
+        "prompt": prompt_messages(example.text, system_prompt),
+        "completion": [{"role": "assistant", "content": canonical_json(example.output, schema)}],
+    }
+
+
+def prompt_messages(text: str, system_prompt: str) -> list[dict[str, str]]:
+    """The prompt every stage uses, training and inference alike."""
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": text}]
+
+
+def data_card(splits: dict[str, list[Example]], schema: dict[str, Any], **counts: int) -> dict[str, Any]:
+    """Counts per enum value and the share of null/non-null fields, per split."""
+    card: dict[str, Any] = dict(counts)
+    for split, rows in splits.items():
+        entry: dict[str, Any] = {"n": len(rows)}
+        for name in field_names(schema):
+            prop = schema["properties"][name]
+            values = [r.output.get(name) for r in rows]
+            if "enum" in prop:
+                c = Counter(values)
+                entry[name] = {str(v): c.get(v, 0) for v in prop["enum"]}
+            elif None in values or "null" in str(prop.get("type")):
+                entry[f"{name}_present"] = round(sum(v is not None for v in values) / max(1, len(rows)), 4)
+        card[split] = entry
+    return card
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Read a JSONL file this pipeline wrote itself (errors still name file and line)."""
+    path = Path(path)
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
+    return rows
+
+
+def build_splits(source: str, schema_path: str | Path, schema: dict[str, Any], n_examples: int,
+                 val_fraction: float, test_fraction: float, seed: int
+                 ) -> tuple[dict[str, list[Example]], dict[str, int]]:
+    """The dataset stage's logic: examples from the generator or a JSONL file, split and checked."""
+    counts = {"blank_lines": 0, "duplicates_removed": 0}
+    if source == "synthetic":
+        splits = synthetic_splits(task_generator(schema_path), schema, n_examples, val_fraction,
+                                  test_fraction, seed)
+        for rows in splits.values():
+            for ex in rows:
+                problems = schema_errors(ex.output, schema)
+                if problems:
+                    raise DataError(f"{ex.origin}: generator produced an invalid row: {problems[0]}")
+    else:
+        examples, counts["blank_lines"] = read_labelled_jsonl(source, schema)
+        examples, counts["duplicates_removed"] = deduplicate(examples)
+        assignment = split_groups((e.group for e in examples), val_fraction, test_fraction, seed)
+        splits = {s: [e for e in examples if assignment[e.group] == s] for s in SPLITS}
+    splits, counts["near_duplicates_removed"] = remove_cross_split_duplicates(splits)
+    for split in SPLITS:
+        if split != "val" and not splits[split]:
+            raise DataError(f"the {split} split is empty; provide more examples")
+    return splits, counts
