@@ -27,7 +27,7 @@ def load_schema(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     Draft202012Validator.check_schema(schema)
-    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+    if not isinstance(schema, dict) or schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         raise ValueError(f"{path}: the schema must describe an object with 'properties'")
     return schema
 

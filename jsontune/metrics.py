@@ -1,0 +1,364 @@
+"""Scoring raw model outputs against a gold object, driven only by the task's JSON Schema.
+
+Two questions are answered separately. The strict flags (``json_valid``, ``exact_match``, ...) say
+whether a program could take the output as it is. The failure kinds say *what went wrong*, so they
+are also computed on an object recovered from fences or prose, although such outputs stay invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from jsontune.schema import canonical, field_names, is_valid
+
+FAILURE_KINDS: tuple[str, ...] = (
+    "not_json",
+    "markdown_fence",
+    "prose_wrapper",
+    "truncated",
+    "extra_key",
+    "missing_key",
+    "wrong_type",
+    "wrong_enum_case",
+    "wrong_enum_value",
+    "invalid_format",
+    "wrong_key_order",
+)
+
+MAX_CHARS = 100_000
+# Outputs are untrusted: cap how many '{' positions are tried when looking for an object in prose.
+_MAX_OBJECT_STARTS = 64
+_STRING_CONSTRAINTS = ("pattern", "format", "minLength", "maxLength")
+# A string spelling of null where the schema allows a real null is a type confusion, not a value.
+_NULL_WORDS = frozenset({"null", "none"})
+_JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
+_FENCE = re.compile(r"```[ \t]*[\w+-]*[ \t]*\r?\n?(.*?)```", re.S)
+_OPEN_FENCE = re.compile(r"```[ \t]*[\w+-]*[ \t]*\r?\n?")
+_MISSING: Any = object()
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+# NaN/Infinity are accepted by Python's json but by no strict JSON consumer.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_TYPES = Draft202012Validator.TYPE_CHECKER
+
+
+@dataclass(frozen=True)
+class OutputScore:
+    """Everything measured about one output; ``recovered`` is what the failure checks looked at."""
+
+    json_valid: bool
+    schema_valid: bool
+    fields: dict[str, bool]
+    field_accuracy: float
+    exact_match: bool
+    failures: tuple[str, ...]
+    parsed: dict[str, Any] | None
+    recovered: dict[str, Any] | None = None
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON-value equality: booleans, numbers, strings and null never equal each other (``1 != True``).
+
+    Integers and floats compare numerically (``1 == 1.0``) as JSON Schema does; object key order is
+    ignored, array order is not.
+    """
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return False
+
+
+def _same_items(obj: dict[str, Any], expected: dict[str, Any]) -> bool:
+    """Equal including top-level key order, which is what the model is trained to reproduce."""
+    if list(obj) != list(expected):
+        return False
+    return all(json_equal(obj[k], expected[k]) for k in obj)
+
+
+def _properties(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    # A property schema may legally be the boolean ``true``; treat it as "no constraints".
+    return {k: v if isinstance(v, dict) else {} for k, v in schema["properties"].items()}
+
+
+def _wrong_field_kinds(schema: dict[str, Any]) -> dict[str, str]:
+    """Failure kind per non-enum field; renamed when it would collide with a generic kind."""
+    kinds = {}
+    for name, sub in _properties(schema).items():
+        if "enum" in sub:
+            continue
+        kind = f"wrong_{name}"
+        kinds[name] = f"wrong_field_{name}" if kind in FAILURE_KINDS else kind
+    return kinds
+
+
+def failure_kinds(schema: dict[str, Any]) -> tuple[str, ...]:
+    """The stable list of kinds for a schema: the generic ones, then ``wrong_<field>`` in schema order."""
+    return FAILURE_KINDS + tuple(_wrong_field_kinds(schema).values())
+
+
+def _load_object(text: str) -> dict[str, Any] | None:
+    try:
+        obj = _DECODER.decode(text)
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def parse_output(raw: str, max_chars: int = MAX_CHARS) -> dict[str, Any] | None:
+    """The object if the whole stripped output is exactly one JSON object, else None.
+
+    Over-long outputs are not parsed at all so that a runaway generation costs bounded time.
+    """
+    if len(raw) > max_chars:
+        return None
+    return _load_object(raw.strip())
+
+
+def _is_truncated(text: str) -> bool:
+    """True when ``text`` (starting with '{') is a proper prefix of some JSON object.
+
+    Scans brackets outside strings, then tries a few completions; appending can never repair an
+    earlier error, so any completion that parses proves the text is a prefix.
+    """
+    closers: list[str] = []
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            closers.append("}" if ch == "{" else "]")
+        elif ch in "}]":
+            if not closers or closers.pop() != ch or not closers:
+                return False
+    if not closers:
+        return False
+    if in_string:
+        tails = ['n"'] if escaped else ['"', '0"', '00"', '000"', '0000"']
+    else:
+        tails = ["", "0"]
+        for literal in ("true", "false", "null"):
+            tails += [literal[k:] for k in range(1, len(literal)) if text.endswith(literal[:k])]
+    close = "".join(reversed(closers))
+    return any(
+        _load_object(text + tail + middle + close) is not None
+        for tail in tails
+        for middle in ("", "0", ":0", '"":0')
+    )
+
+
+def _embedded_object(text: str) -> tuple[dict[str, Any], int, int] | None:
+    """The first JSON object found inside surrounding text, with its span."""
+    start = text.find("{")
+    for _ in range(_MAX_OBJECT_STARTS):
+        if start < 0:
+            return None
+        try:
+            obj, end = _DECODER.raw_decode(text, start)
+        except (ValueError, RecursionError):
+            obj, end = None, start
+        if isinstance(obj, dict):
+            return obj, start, end
+        start = text.find("{", start + 1)
+    return None
+
+
+def _recover(text: str) -> tuple[dict[str, Any] | None, set[str]]:
+    """Best-effort object behind an output that is not strict JSON, and why it was not."""
+    kinds: set[str] = set()
+    body = text
+    fence = _FENCE.search(text)
+    if fence:
+        kinds.add("markdown_fence")
+        if (text[: fence.start()] + text[fence.end() :]).strip():
+            kinds.add("prose_wrapper")
+        body = fence.group(1).strip()
+    elif opener := _OPEN_FENCE.match(text):
+        kinds.add("markdown_fence")
+        body = text[opener.end() :].strip()
+
+    obj = _load_object(body)
+    if obj is not None:
+        return obj, kinds
+    found = _embedded_object(body)
+    if found is not None:
+        obj, start, end = found
+        if body[:start].strip() or body[end:].strip():
+            kinds.add("prose_wrapper")
+        return obj, kinds
+    first = body.find("{")
+    if first >= 0 and _is_truncated(body[first:]):
+        kinds.add("truncated")
+        if body[:first].strip():
+            kinds.add("prose_wrapper")
+        return None, kinds
+    return None, {"not_json"}
+
+
+def _type_allowed(value: Any, sub: dict[str, Any]) -> bool:
+    types = sub.get("type")
+    if types is None:
+        if "enum" not in sub:
+            return True
+        types = [t for member in sub["enum"] for t in _JSON_TYPES if _TYPES.is_type(member, t)]
+    elif isinstance(types, str):
+        types = [types]
+    return any(_TYPES.is_type(value, t) for t in types)
+
+
+def _allows_null(sub: dict[str, Any]) -> bool:
+    types = sub.get("type")
+    return types == "null" or (isinstance(types, list) and "null" in types)
+
+
+@lru_cache(maxsize=64)
+def _constraint_validator(constraints_json: str) -> Draft202012Validator:
+    return Draft202012Validator(
+        json.loads(constraints_json), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def _string_ok(value: str, sub: dict[str, Any]) -> bool:
+    constraints = {k: sub[k] for k in _STRING_CONSTRAINTS if k in sub}
+    if not constraints:
+        return True
+    return _constraint_validator(json.dumps(constraints, sort_keys=True)).is_valid(value)
+
+
+def _diagnose_value(value: Any, expected: Any, sub: dict[str, Any], wrong_field: str | None) -> set[str]:
+    """Why a present value differs from gold; one kind, or case+value for a case-mangled wrong label."""
+    if not _type_allowed(value, sub):
+        return {"wrong_type"}
+    if "enum" in sub:
+        enum = sub["enum"]
+        if any(json_equal(value, member) for member in enum):
+            return {"wrong_enum_value"}
+        if isinstance(value, str):
+            same_letters = [m for m in enum if isinstance(m, str) and m.casefold() == value.casefold()]
+            if same_letters:
+                if any(json_equal(m, expected) for m in same_letters):
+                    return {"wrong_enum_case"}
+                return {"wrong_enum_case", "wrong_enum_value"}
+        return {"wrong_enum_value"}
+    if isinstance(value, str):
+        if _allows_null(sub) and value.strip().casefold() in _NULL_WORDS:
+            return {"wrong_type"}
+        if not _string_ok(value, sub):
+            return {"invalid_format"}
+    assert wrong_field is not None
+    return {wrong_field}
+
+
+def _diagnose(obj: dict[str, Any], gold: dict[str, Any], schema: dict[str, Any]) -> set[str]:
+    """Key, type, enum and value failures of a (possibly recovered) object against gold."""
+    props = _properties(schema)
+    required = set(schema.get("required", []))
+    wrong_fields = _wrong_field_kinds(schema)
+    kinds: set[str] = set()
+    if any(key not in props for key in obj):
+        kinds.add("extra_key")
+    for name, sub in props.items():
+        expected = gold.get(name, _MISSING)
+        if name not in obj:
+            if name in required or expected is not _MISSING:
+                kinds.add("missing_key")
+            continue
+        if expected is not _MISSING and json_equal(obj[name], expected):
+            continue
+        kinds |= _diagnose_value(obj[name], expected, sub, wrong_fields.get(name))
+    if not kinds and json_equal(obj, gold) and list(obj) != list(canonical(gold, schema)):
+        kinds.add("wrong_key_order")
+    return kinds
+
+
+def _field_ok(parsed: dict[str, Any], gold: dict[str, Any], name: str) -> bool:
+    # An optional field absent from both is right: there was nothing to extract.
+    if name not in parsed or name not in gold:
+        return name not in parsed and name not in gold
+    return json_equal(parsed[name], gold[name])
+
+
+def score_output(raw: str, gold: dict[str, Any], schema: dict[str, Any]) -> OutputScore:
+    """Score one raw generation against its gold object."""
+    names = field_names(schema)
+    parsed = parse_output(raw)
+    if parsed is not None:
+        recovered, kinds = parsed, set()
+    elif len(raw) > MAX_CHARS:
+        recovered, kinds = None, {"not_json"}
+    else:
+        recovered, kinds = _recover(raw.strip())
+    if recovered is not None:
+        kinds |= _diagnose(recovered, gold, schema)
+
+    json_valid = parsed is not None
+    fields = {name: parsed is not None and _field_ok(parsed, gold, name) for name in names}
+    if names:
+        field_accuracy = sum(fields.values()) / len(names)
+    else:
+        field_accuracy = float(json_valid)
+    return OutputScore(
+        json_valid=json_valid,
+        schema_valid=parsed is not None and is_valid(parsed, schema),
+        fields=fields,
+        field_accuracy=field_accuracy,
+        exact_match=parsed is not None and _same_items(parsed, canonical(gold, schema)),
+        failures=tuple(kind for kind in failure_kinds(schema) if kind in kinds),
+        parsed=parsed,
+        recovered=recovered,
+    )
+
+
+def _rate(numerator: float, n: int) -> float:
+    return round(numerator / n, 4)
+
+
+def aggregate(scores: Sequence[OutputScore], schema: dict[str, Any]) -> dict[str, Any]:
+    """Corpus-level rates plus a count for every failure kind (zeros kept so reports line up)."""
+    n = len(scores)
+    if n == 0:
+        raise ValueError("cannot aggregate zero scores: every rate would be 0/0")
+    names = field_names(schema)
+    counts = dict.fromkeys(failure_kinds(schema), 0)
+    for score in scores:
+        if set(score.fields) != set(names):
+            raise ValueError(f"score fields {sorted(score.fields)} do not match the schema's {names}")
+        for kind in score.failures:
+            if kind not in counts:
+                raise ValueError(f"failure kind {kind!r} is not one this schema produces")
+            counts[kind] += 1
+    return {
+        "n": n,
+        "json_validity": _rate(sum(s.json_valid for s in scores), n),
+        "schema_validity": _rate(sum(s.schema_valid for s in scores), n),
+        "field_accuracy": _rate(sum(s.field_accuracy for s in scores), n),
+        "exact_match": _rate(sum(s.exact_match for s in scores), n),
+        "per_field": {name: _rate(sum(s.fields[name] for s in scores), n) for name in names},
+        "failures": counts,
+    }

@@ -1,0 +1,204 @@
+"""The pipeline's stages as functions of (params, workspace root): ``stages/*.py`` only parse
+arguments and call these. Paths of every artefact live here, in one place, matching ``dvc.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jsontune import data as data_mod
+from jsontune.config import Params
+from jsontune.schema import load_schema
+
+SPLIT_FILE = "data/{split}.jsonl"
+DATA_CARD = "metrics/data.json"
+PREDICTIONS = "predictions/{stage}.jsonl"
+STAGE_METRICS = "metrics/{stage}.json"
+ADAPTER = "runs/{stage}/adapter"
+TRAIN_LOG = "metrics/{stage}_train.json"
+LIVE_DIR = "dvclive/{stage}"
+VAL_METRICS = "metrics/val.json"
+MERGED_DIR = "runs/merged"
+REPORT = "reports/eval.md"
+STAGE_PLOT = "reports/stages.json"
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_split(root: Path, split: str) -> list[dict[str, Any]]:
+    return data_mod.read_jsonl(root / SPLIT_FILE.format(split=split))
+
+
+def run_dataset(params: Params, root: Path) -> dict[str, Any]:
+    """Generate or read the examples, split them, write chat-formatted splits and the data card."""
+    schema = load_schema(params.task.schema)
+    d = params.dataset
+    splits, counts = data_mod.build_splits(d.source, params.task.schema, schema, d.n_examples,
+                                           d.val_fraction, d.test_fraction, d.seed)
+    for split, rows in splits.items():
+        data_mod.write_jsonl(root / SPLIT_FILE.format(split=split),
+                             (data_mod.to_chat_row(e, schema, params.task.system_prompt) for e in rows))
+    card = data_mod.data_card(splits, schema, **counts)
+    _write_json(root / DATA_CARD, card)
+    return card
+
+
+def _tokenizer_and_schema(params: Params) -> tuple[Any, dict[str, Any]]:
+    from jsontune.models import load_tokenizer
+
+    return load_tokenizer(params.model), load_schema(params.task.schema)
+
+
+def _evaluate(params: Params, root: Path, stage: str, model: Any, tok: Any, schema: dict[str, Any],
+              split: str = "test") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from jsontune.evaluation import evaluate_rows
+
+    return evaluate_rows(model, tok, load_split(root, split), schema, params.generation,
+                         desc=f"{stage} on {split}")
+
+
+def run_baseline(params: Params, root: Path) -> dict[str, Any]:
+    """The untouched base model, prompted exactly like the fine-tuned ones will be."""
+    from jsontune.models import load_for_inference
+
+    tok, schema = _tokenizer_and_schema(params)
+    model = load_for_inference(params.model)
+    predictions, metrics = _evaluate(params, root, "baseline", model, tok, schema)
+    data_mod.write_jsonl(root / PREDICTIONS.format(stage="baseline"), predictions)
+    _write_json(root / STAGE_METRICS.format(stage="baseline"), metrics)
+    return metrics
+
+
+def run_sft(params: Params, root: Path) -> dict[str, Any]:
+    from transformers import set_seed
+
+    from jsontune.models import load_base_model
+    from jsontune.training import train_sft, write_train_log
+
+    set_seed(params.sft.seed)
+    tok, _ = _tokenizer_and_schema(params)
+    result = train_sft(load_base_model(params.model), tok, load_split(root, "train"), params.sft, params.model,
+                       root / ADAPTER.format(stage="sft"), live_dir=root / LIVE_DIR.format(stage="sft"))
+    summary = {"train_loss": result["train"]["train_loss"], "train_runtime": result["train"]["train_runtime"],
+               "steps": result["log"][-1].get("step")}
+    write_train_log(root / TRAIN_LOG.format(stage="sft"), summary)
+    return summary
+
+
+def run_dpo(params: Params, root: Path) -> dict[str, Any]:
+    """Pairs from hard negatives plus the SFT policy's own misses, then DPO from the SFT adapter."""
+    from transformers import set_seed
+
+    from jsontune.generation import generate
+    from jsontune.models import load_base_model, load_for_inference
+    from jsontune.preferences import build_pairs, pick_prompts
+    from jsontune.training import train_dpo, write_train_log
+
+    p = params.dpo
+    tok, schema = _tokenizer_and_schema(params)
+    sft_adapter = root / ADAPTER.format(stage="sft")
+    rows = pick_prompts(load_split(root, "train"), p.n_prompts, p.seed)
+    on_policy = None
+    if p.on_policy:
+        # A separate model instance: a no-grad pass on a 4-bit model repacks its weights on CPU, which
+        # would corrupt gradients if the same instance were trained afterwards.
+        sampler = load_for_inference(params.model, sft_adapter)
+        on_policy = generate(sampler, tok, [r["prompt"] for r in rows], batch_size=params.generation.batch_size,
+                             max_new_tokens=params.generation.max_new_tokens, do_sample=True,
+                             temperature=p.on_policy_temperature, seed=p.seed, desc="on-policy samples")
+        del sampler
+    pairs, kinds = build_pairs(rows, schema, p.hard_negatives_per_prompt, p.seed, on_policy)
+    if not pairs:
+        raise ValueError("no DPO pairs: raise dpo.hard_negatives_per_prompt or enable dpo.on_policy")
+    set_seed(p.seed)
+    result = train_dpo(load_base_model(params.model), tok, pairs, p, params.model, sft_adapter,
+                       root / ADAPTER.format(stage="dpo"), live_dir=root / LIVE_DIR.format(stage="dpo"))
+    last = [e for e in result["log"] if "rewards/accuracies" in e]
+    summary = {"pairs": len(pairs), "pair_kinds": kinds, "train_loss": result["train"]["train_loss"],
+               "train_runtime": result["train"]["train_runtime"], "steps": result["log"][-1].get("step"),
+               "final_reward_accuracy": last[-1]["rewards/accuracies"] if last else None,
+               "final_reward_margin": last[-1].get("rewards/margins") if last else None}
+    write_train_log(root / TRAIN_LOG.format(stage="dpo"), summary)
+    return summary
+
+
+def run_eval(params: Params, root: Path) -> dict[str, Any]:
+    """Both adapters on test (reported) and on val (used only to pick the adapter to merge)."""
+    from jsontune.models import load_for_inference
+    from jsontune.report import eval_markdown, stage_plot_rows
+
+    tok, schema = _tokenizer_and_schema(params)
+    stages = {"baseline": _read_json(root / STAGE_METRICS.format(stage="baseline"))}
+    examples = {"baseline": data_mod.read_jsonl(root / PREDICTIONS.format(stage="baseline"))}
+    val: dict[str, Any] = {}
+    has_val = bool(load_split(root, "val"))
+    for stage in ("sft", "dpo"):
+        model = load_for_inference(params.model, root / ADAPTER.format(stage=stage))
+        predictions, metrics = _evaluate(params, root, stage, model, tok, schema)
+        data_mod.write_jsonl(root / PREDICTIONS.format(stage=stage), predictions)
+        _write_json(root / STAGE_METRICS.format(stage=stage), metrics)
+        stages[stage], examples[stage] = metrics, predictions
+        if has_val:
+            val[stage] = _evaluate(params, root, stage, model, tok, schema, split="val")[1]
+        del model
+    _write_json(root / VAL_METRICS, val)
+    (root / REPORT).parent.mkdir(parents=True, exist_ok=True)
+    (root / REPORT).write_text(eval_markdown(stages, examples=examples), encoding="utf-8")
+    _write_json(root / STAGE_PLOT, stage_plot_rows(stages))
+    return stages
+
+
+def choose_adapter(choice: str, val: dict[str, Any]) -> str:
+    """``best`` compares the validation split only (never test); ties go to DPO."""
+    if choice != "best":
+        return choice
+    if not val:
+        raise ValueError("merge.adapter is 'best' but there is no validation split (dataset.val_fraction = 0)")
+
+    def key(stage: str) -> tuple[float, float]:
+        return val[stage]["exact_match"], val[stage]["schema_validity"]
+
+    return "dpo" if key("dpo") >= key("sft") else "sft"
+
+
+def run_merge(params: Params, root: Path) -> dict[str, Any]:
+    """Merge the chosen adapter into full-precision weights and check it answers like the adapter."""
+    from jsontune.evaluation import score_predictions
+    from jsontune.generation import generate
+    from jsontune.models import load_for_inference, merge_adapter
+
+    tok, schema = _tokenizer_and_schema(params)
+    chosen = choose_adapter(params.merge.adapter, _read_json(root / VAL_METRICS))
+    adapter = root / ADAPTER.format(stage=chosen)
+    rows = load_split(root, "test")
+    gen = params.generation
+    if params.model.quantization == "none":
+        reference = [p["raw"] for p in data_mod.read_jsonl(root / PREDICTIONS.format(stage=chosen))]
+    else:
+        # The adapter was evaluated over 4-bit weights; compare like with like, in full precision.
+        from dataclasses import replace
+
+        fp = load_for_inference(replace(params.model, quantization="none"), adapter)
+        reference = generate(fp, tok, [r["prompt"] for r in rows], batch_size=gen.batch_size,
+                             max_new_tokens=gen.max_new_tokens, desc="adapter (full precision)")
+        del fp
+    merged = merge_adapter(params.model, adapter, root / MERGED_DIR, tok)
+    raws = generate(merged, tok, [r["prompt"] for r in rows], batch_size=gen.batch_size,
+                    max_new_tokens=gen.max_new_tokens, desc="merged on test")
+    agreement = sum(a == b for a, b in zip(raws, reference, strict=True)) / len(rows)
+    _, metrics = score_predictions(rows, raws, schema)
+    result = {"adapter": chosen, "agreement": round(agreement, 4), **metrics}
+    _write_json(root / STAGE_METRICS.format(stage="merged"), result)
+    if agreement < params.merge.min_agreement:
+        raise RuntimeError(f"merged model agrees with the {chosen} adapter on only {agreement:.1%} of the test "
+                           f"split (merge.min_agreement = {params.merge.min_agreement:.0%})")
+    return result

@@ -1,0 +1,75 @@
+"""Batch prediction on new messages with a merged checkpoint or base model + adapter."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, Any
+
+from jsontune.config import load_params
+from jsontune.data import DataError, prompt_messages
+from jsontune.metrics import parse_output
+from jsontune.schema import is_valid, load_schema
+
+
+def read_texts(stream: IO[str], name: str) -> list[dict[str, Any]]:
+    """Rows with a non-empty ``text``; any bad line is an error naming ``file:line``."""
+    rows, errors = [], []
+    for lineno, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"{name}:{lineno}: (line): not valid JSON: {exc.msg}")
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
+            errors.append(f"{name}:{lineno}: text: missing or not a non-empty string")
+            continue
+        rows.append(row)
+    if errors:
+        raise DataError(f"{len(errors)} invalid rows:\n" + "\n".join(errors[:50]))
+    return rows
+
+
+def predict_rows(model: Any, tokenizer: Any, rows: list[dict[str, Any]], schema: dict[str, Any],
+                 system_prompt: str, batch_size: int, max_new_tokens: int) -> list[dict[str, Any]]:
+    from jsontune.generation import generate
+
+    raws = generate(model, tokenizer, [prompt_messages(r["text"], system_prompt) for r in rows],
+                    batch_size=batch_size, max_new_tokens=max_new_tokens, desc="predicting")
+    out = []
+    for row, raw in zip(rows, raws, strict=True):
+        parsed = parse_output(raw)
+        out.append({**row, "output": parsed, "raw": raw, "json_valid": parsed is not None,
+                    "schema_valid": parsed is not None and is_valid(parsed, schema)})
+    return out
+
+
+def predict_file(model_dir: str, input_path: str, output_path: str, params_file: str = "params.yaml",
+                 adapter: str | None = None, batch_size: int | None = None) -> int:
+    from jsontune.models import load_for_inference, load_tokenizer
+
+    params = load_params(params_file)
+    model_params = replace(params.model, name=model_dir)
+    if input_path == "-":
+        rows = read_texts(sys.stdin, "<stdin>")
+    else:
+        path = Path(input_path)
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
+        with path.open(encoding="utf-8") as fh:
+            rows = read_texts(fh, str(path))
+    tok = load_tokenizer(model_params)
+    model = load_for_inference(model_params, adapter)
+    results = predict_rows(model, tok, rows, load_schema(params.task.schema), params.task.system_prompt,
+                           batch_size or params.generation.batch_size, params.generation.max_new_tokens)
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
+    if output_path == "-":
+        sys.stdout.write(lines)
+    else:
+        Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(output_path).write_text(lines, encoding="utf-8")
+    return len(results)

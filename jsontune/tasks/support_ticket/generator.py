@@ -1,0 +1,941 @@
+"""Synthetic messy customer-support messages with exact, rule-derived labels.
+
+Why synthetic: we need many labelled messages whose labels are *decidable from the text*, plus a
+template-disjoint split (test phrasings never seen in training) to measure generalisation rather than
+memorisation. Every message is built from one core phrasing template (``template`` id, e.g.
+``"REFUND/07"``) and shared noise pools (greetings, sign-offs, distractor numbers, urgency cues,
+typos, casing), so the caller splits on template ids and the pools act as realistic clutter.
+
+Label rules (the same text lives in README.md; :func:`rule_urgency` implements the urgency part):
+
+intent
+    The single action the customer asks for. Venting, praise, background and asides introduced by
+    "P.S." / "also" / "btw" do not change the label; the main request does. Specific boundaries:
+    asking where/when an order is -> ORDER_STATUS, reporting a delivery failure (lost, damaged,
+    missing or wrong items, wrong address, "delivered" but not received, past the promised date)
+    -> DELIVERY_ISSUE; sending an item back or exchanging it -> RETURN, asking for money back or
+    refund progress -> REFUND; stopping an unshipped order (even if a refund is mentioned) ->
+    CANCEL_ORDER; modifying an open order (address, size, quantity, delivery date) -> CHANGE_ORDER;
+    login, profile, data, e-mail preferences -> ACCOUNT; pre-purchase questions about products,
+    stock, price or shipping options -> PRODUCT_INFO; dissatisfaction with no concrete request
+    covered above -> COMPLAINT; anything needing no support action (store hours, jobs, press,
+    partnerships, spam, praise, wrong recipient, suggestions) -> OTHER.
+
+urgency (first matching rule wins)
+    HIGH   - any HIGH cue: urgent/urgently (not "not urgent"/"nothing urgent"), ASAP, as soon as
+             possible, immediately, right away, emergency, today, tonight, charged twice / double
+             charged, fraud, unauthorised/unauthorized, hacked, locked out, chargeback, dispute,
+             legal action, or shouting (three consecutive words in capitals).
+    LOW    - an explicit no-rush cue (no rush, no hurry, not in a hurry, not urgent, nothing urgent,
+             just curious, take your time, whenever you..., when you get a chance / have a moment,
+             at your convenience, low priority, no pressure), or an information-only message
+             (PRODUCT_INFO, general policy questions, and OTHER messages needing no action).
+    MEDIUM - everything else.
+
+order_id
+    The identifier the customer gives for their order (introduced as order / order number / no. /
+    ref / confirmation / purchase, a '#'-prefixed number, or "it's X btw"), copied exactly as
+    written (case and dashes kept) without a leading '#'; null when there is none. Tracking
+    numbers, SKUs and model numbers, prices, dates, phone numbers, zip codes, invoice and customer
+    numbers and discount codes are never order ids.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from jsontune.schema import canonical, is_valid, load_schema, schema_errors
+
+SCHEMA_PATH = Path(__file__).with_name("schema.json")
+SCHEMA: dict[str, Any] = load_schema(SCHEMA_PATH)
+INTENTS: tuple[str, ...] = tuple(SCHEMA["properties"]["intent"]["enum"])
+URGENCIES: tuple[str, ...] = tuple(SCHEMA["properties"]["urgency"]["enum"])
+
+HIGH_CUE_RE = re.compile(
+    r"(?<!not )(?<!nothing )\burgent(?:ly)?\b|\basap\b|\bas soon as possible\b|\bimmediately\b"
+    r"|\bright away\b|\bemergency\b|\btoday\b|\btonight\b|\bcharged (?:me )?twice\b|\bdouble[- ]charged\b"
+    r"|\bfraud\w*|\bunauthori[sz]ed\b|\bhacked\b|\blocked out\b|\bchargeback\b|\bdispute\b|\blegal action\b",
+    re.IGNORECASE,
+)
+LOW_CUE_RE = re.compile(
+    r"\bno rush\b|\bno hurry\b|\bnot in a hurry\b|\bnot urgent\b|\bnothing urgent\b|\bjust curious\b"
+    r"|\btake your time\b|\bwhenever you\b|\bwhen you (?:get a chance|have a (?:moment|minute))\b"
+    r"|\bat your convenience\b|\blow priority\b|\bno pressure\b",
+    re.IGNORECASE,
+)
+_SHOUT_TOKEN_RE = re.compile(r"^[A-Z][A-Z']*[A-Z][.,!?:;]*$")
+SHOUT_RUN = 3
+
+# Template markers. Information-only messages are LOW unless a HIGH cue is added; angry ones never get a
+# no-rush cue ("I'm done waiting. No rush." would contradict itself).
+_INFO = "[info] "
+_ANGRY = "[angry] "
+
+_TEMPLATES: dict[str, list[str]] = {
+    "ORDER_STATUS": [
+        "Where is {order}? I ordered it {date} and haven't heard anything since.",
+        "Hi, could you tell me when {order} will ship?",
+        "any update on {order}??",
+        "I placed {order} {date} and the status still says processing. When can I expect it?",
+        "Can you check the status of {order} for me please?",
+        "has {order} shipped yet or is it still sitting in the warehouse",
+        "I ordered {product} {date} and still have no tracking number. Could you let me know where "
+        "{order} is?",
+        "Just checking in on {order} - is it still on track to arrive this week?",
+        "When will {product} be dispatched? It's part of {order}.",
+        "My account says {order} is 'confirmed' but nothing else has happened. Is it actually being "
+        "processed?",
+        "Hello, I'm wondering about the estimated delivery date for {order}.",
+        "Ordered {product} {date}. Is there any way to see where it is at the moment?",
+        "status of {order}?",
+        "Can you tell me which courier is handling {order}? I'd like to follow it myself.",
+        "Quick question: has {order} left your warehouse yet? The confirmation email didn't say.",
+        "Can I get an ETA on {order}? I want to know if I should be home to sign for it.",
+        "I got the order confirmation for {order} but never got a shipping email. Did it go out?",
+        "so i ordered {product} for my brother and he keeps asking me when it comes, any idea when {order} "
+        "will be delivered",
+    ],
+    "CANCEL_ORDER": [
+        "Please cancel {order}. I ordered the wrong size.",
+        "I need to cancel {order} before it ships, I found {product} cheaper elsewhere.",
+        "cancel {order} pls",
+        "Hi, I changed my mind about {product}. Can you cancel {order} and confirm by email?",
+        "Is it too late to cancel {order}? I placed it {date} by mistake.",
+        "My son ordered {product} on my account without asking. Please cancel {order}, I don't want it.",
+        "I'd like to cancel {order}. It hasn't shipped yet according to the website.",
+        "Please stop {order} from being sent, I no longer need it.",
+        "I accidentally placed the same order twice. Please cancel {order} and keep the other one.",
+        "Can I still cancel? I ordered {product} {date} and I won't be home for the delivery.",
+        _ANGRY + "Cancel {order}. I've waited {days} for it to ship and I'm done waiting.",
+        "Hello, please cancel the whole of {order}, we ordered from the wrong account.",
+        _ANGRY + "Don't ship {order}! I want to cancel it.",
+        "i want to cancel {order} and get the money back on {pay}",
+        "Could you please cancel {order}? A delivery estimate of {days} is too long for me.",
+        "How do I cancel {order}? I can't find a button for it anywhere in my account.",
+        "We no longer need {product} for the office. Kindly cancel {order} and send a confirmation.",
+        "hey please kill {order}, ordered it by accident after a glass of wine",
+    ],
+    "CHANGE_ORDER": [
+        "Can I change the shipping address on {order}? I'm moving to {address}.",
+        "I ordered {apparel} in the wrong size. Could you change it to {size} before {order} ships?",
+        "Please update the delivery address for {order} to {address}.",
+        "Is it possible to add a second {noun} to {order}? I forgot my sister wanted one too.",
+        "I typed my apartment number wrong on {order}. It should be {apt}, not {apt2}.",
+        "change colour on {order} from {color} to {color2} pls",
+        "Could you switch {order} to express shipping? Happy to pay the difference.",
+        "I need to swap {apparel} in {order} for {size} instead, if it hasn't been packed yet.",
+        "Can you remove {product} from {order}? I'll keep the rest.",
+        "Please move the delivery of {order} to {date_future}, we're away until then.",
+        "I'd like to change the recipient on {order} - it's a gift and should go to {person} instead.",
+        "Wrong phone number on {order}, the right one is {phone}.",
+        "Would it be possible to combine {order} with the one I placed yesterday so they ship together?",
+        "Can you reduce the quantity on {order} from {qty_big} to {qty_small}?",
+        "Please send {order} to my office instead of my home: {address}.",
+        "Could you gift-wrap {order} and add a card that says Happy Birthday Nana?",
+        "Hi, I'd like to upgrade {product} in {order} to the bigger model. Is that still possible?",
+    ],
+    "REFUND": [
+        "I returned {product} {date} and still haven't received my refund. Where is it?",
+        "Please refund {order}. The item never worked properly.",
+        "I want my money back for {order}.",
+        "You said the refund for {order} would take 5 working days. It's been {days}.",
+        "Hi, could you refund {price} for {order}? Part of it was missing from the box.",
+        "refund status for {order}?",
+        "The {price} refund for {product} hasn't shown up on {pay} yet. Can you check?",
+        "I was promised a partial refund for {order} because {fragile} arrived scratched. Still waiting.",
+        "I cancelled {order} {date} but the money hasn't come back to my account.",
+        _INFO + "How long does a refund usually take to go through once you get the item back?",
+        "The price of {product} dropped by {price} right after I bought it. Can I get the difference "
+        "refunded?",
+        "Your courier lost my parcel and the replacement is out of stock, so I'd just like a full refund "
+        "for {order}.",
+        "Just want to confirm my refund for {order} went through - I haven't seen any email about it.",
+        _ANGRY + "Give me a refund. {product} is nothing like the pictures on your site.",
+        "I was offered store credit but I'd prefer a refund to {pay} for {order}.",
+        "{product} came a week late so I'd like the {price} shipping fee refunded.",
+        _ANGRY + "Still no refund for {order}. I sent it back over {days} ago and tracking shows you got it.",
+    ],
+    "RETURN": [
+        "How do I return {apparel}? It doesn't fit.",
+        "I'd like to return {product} from {order}. Can you send me a return label?",
+        "Can I exchange {apparel} for {size}?",
+        _INFO + "What's your return policy on opened items?",
+        "The return label in my email for {order} won't print. Can you resend it?",
+        "I want to send back {product}, it's not what I expected. What's the process?",
+        "return label for {order} pls",
+        "Do I need the original box to return {product}? I threw it away.",
+        "Hi, I received the wrong colour ({color} instead of {color2}) in {order}. I'd like to swap it.",
+        "Can I drop off the return for {order} at {store} instead of mailing it?",
+        _INFO + "How many days do I have to send something back if it doesn't suit?",
+        "I'd like to start a return for {qty} items in {order}. They were a gift and don't suit.",
+        "{gadget} stopped working after {days}. Can I send it back for a replacement?",
+        "Is there a fee to return {product}? The website doesn't say.",
+        "I already posted {product} back to you. Please confirm you received the return for {order}.",
+        "I want to return everything in {order} except {product}. How do I do that?",
+        "Bought {product} as a present but they already have one. Can it go back without a receipt?",
+    ],
+    "DELIVERY_ISSUE": [
+        "The tracking for {order} says delivered but there's nothing at my door.",
+        "My package arrived damaged. The box was crushed and {fragile} is cracked.",
+        "{carrier} left {order} at the wrong address, a neighbour down the street has it.",
+        "The driver never showed up for {order} even though I was home all day.",
+        "Tracking number {track} has been stuck in transit for {days}. I think {order} is lost.",
+        "Only part of {order} arrived, {product} is missing from the box.",
+        "They left a note saying no one answered but I was home the whole time. Now {order} is back at "
+        "the depot.",
+        "{order} was returned to sender because the courier couldn't find my building. Can you resend it?",
+        "The parcel for {order} got soaked in the rain and everything inside is ruined.",
+        "i got someone elses package instead of mine, the name on the label isnt even close to mine",
+        "The courier says {order} went to a parcel locker but I never got a pickup code.",
+        "My delivery was due {date} and never came, and tracking {track} shows no movement at all.",
+        "The box for {order} was left open on the porch and half the items are gone.",
+        "{carrier} keeps rescheduling delivery of {order}. This is the third time.",
+        "Received {order} but it was the wrong item entirely - I got {product}, which I never ordered.",
+        "The label on {order} has an old address even though my account has the right one, so it's now "
+        "sitting at a depot in {city}.",
+        "Your driver threw my parcel over the fence and {fragile} broke.",
+    ],
+    "PAYMENT_ISSUE": [
+        "I was charged twice for {order}.",
+        "My card keeps getting declined at checkout even though there's money on it.",
+        "The discount code {code} didn't apply and I paid full price ({price}) for {order}.",
+        "There's an unauthorized charge of {price} on my card from your store.",
+        "PayPal says the payment went through but {order} still shows as unpaid.",
+        "Why was I charged {price} when the checkout total was {price2}?",
+        "The invoice for {order} has the wrong company name on it, can you reissue it?",
+        "I tried to pay with {pay} and got an error, but the money was taken anyway.",
+        "My gift card balance didn't apply to {order}, I paid the whole {price} by card.",
+        "got double charged for {order} pls fix",
+        "Can I split the payment for {order} into instalments? Checkout only offered paying in full.",
+        "Apple Pay isn't working on your site, it just spins forever when I try to pay.",
+        "The pending hold of {price} from my cancelled order is still on my card {days} later.",
+        "Someone used my card on your site, there are orders I never made. This looks like fraud.",
+        "Shipping was charged on {order} even though it was over the free shipping threshold.",
+        "My card was charged but I never got an order confirmation. What happened to my payment?",
+        "You charged my old card instead of {pay}, which is the one I selected.",
+    ],
+    "ACCOUNT": [
+        "I can't log in to my account, the password reset email never arrives.",
+        "Please delete my account and all the data you hold on me.",
+        "How do I change the email address on my account to {email}?",
+        "Someone hacked my account and changed the password.",
+        "I'm locked out of my account after too many login attempts.",
+        "unsubscribe me from your emails please",
+        "I keep getting a 'session expired' error every time I try to sign in.",
+        "Can you merge my two accounts? I accidentally signed up with {email} as well.",
+        "The loyalty points from {order} never showed up in my account.",
+        "Is there a way to turn on two-factor authentication for my account?",
+        "The verification code you send to {phone} never comes through.",
+        "I signed up but never got the confirmation email, so I can't activate my account.",
+        "Please update the phone number on my profile to {phone}.",
+        "Why does my account say it's suspended? I haven't done anything wrong.",
+        "Forgot my username. The email I used is probably {email}.",
+        "I'd like to stop the newsletter but keep my account open.",
+        "There's an address in my account that isn't mine and orders I never placed. Has my account been "
+        "hacked?",
+    ],
+    "PRODUCT_INFO": [
+        _INFO + "Is {apparel} available in {size}?",
+        _INFO + "Does {gadget} come with a warranty?",
+        _INFO + "What are the dimensions of {product}?",
+        _INFO + "When will {product} be back in stock?",
+        _INFO + "Will {gadget} work with {device}?",
+        _INFO + "What material is {apparel} made of? I have a wool allergy.",
+        _INFO + "Do you sell replacement parts for {gadget}?",
+        _INFO + "what's the difference between the {variant} and the {variant2} version",
+        _INFO + "Does {apparel} run true to size? I'm usually {size}.",
+        _INFO + "Can you tell me whether {product} is vegan and cruelty-free?",
+        _INFO + "I saw {product} for {price} at {store}. Is it the same price online?",
+        _INFO + "How heavy is {product}? I need something light for travelling.",
+        _INFO + "Does {product} come in any other colours besides {color}?",
+        _INFO + "Is {product} suitable for kids under {age}?",
+        _INFO + "How long does the battery last on {gadget}?",
+        _INFO + "Do you ship {product} to {country}, and roughly how long does it take?",
+        _INFO + "Is {product} the same one I got in {order}? I'd like another.",
+        _INFO + "Do you offer a discount if I buy several of {product} for my team?",
+    ],
+    "COMPLAINT": [
+        _ANGRY + "Your customer service is terrible. I've emailed three times and nobody replies.",
+        "The quality of {product} has gone downhill, it's nothing like the one I bought {date}.",
+        "The delivery driver was extremely rude to my elderly mother.",
+        "I'm very disappointed with how {order} was handled. Nobody kept me informed.",
+        "Your website keeps crashing when I try to check out. It's been like this for {days}.",
+        _ANGRY + "I waited 45 minutes on hold and then got cut off. Unacceptable.",
+        "The packaging for {order} was absurdly wasteful, a tiny item in a huge box full of plastic.",
+        "why is everything so expensive now? {product} went up from {price} to {price2}",
+        "I was treated badly by the staff at {store} when I tried to ask a simple question.",
+        "Your ad said free shipping, but it's only over {price}. That's misleading.",
+        _ANGRY + "Worst shopping experience I have ever had. Never again.",
+        _ANGRY + "Your chatbot is useless, it just keeps sending me the same FAQ link over and over.",
+        "The instructions that came with {flatpack} are impossible to follow and half the screws were the "
+        "wrong size.",
+        "Your agent promised me a callback {date} and nobody ever called.",
+        "I'm not happy that you share my email with partners. I started getting spam right after ordering.",
+        _ANGRY + "I've been a loyal customer since {year} and this is how you treat me? Really "
+        "disappointing.",
+        "{product} smells awful, like chemicals. Not what I expected at that price.",
+    ],
+    "OTHER": [
+        _INFO + "What are your opening hours on {weekday}?",
+        _INFO + "Are you hiring? I'd love to work at {store}.",
+        _INFO + "Just wanted to say the staff at {store} were lovely. Keep it up!",
+        _INFO + "We are a marketing agency and can boost your sales by 300%. Reply to book a free call.",
+        _INFO + "Do you have a physical shop in {city}?",
+        _INFO + "I think this email was meant for someone else, I've never shopped with you.",
+        _INFO + "Hello, I'm a journalist writing about small retailers. Could someone from your team "
+        "talk to me?",
+        _INFO + "Congratulations!!! You have been selected for a $1000 gift card, click the link to claim.",
+        _INFO + "Your new website looks great, much easier to use than the old one.",
+        _INFO + "Would you be interested in stocking our handmade candles? We're a small business in {city}.",
+        _INFO + "testing whether this contact form works, please ignore",
+        _INFO + "Do you donate to local charities? Our school is running a raffle on {date_future}.",
+        _INFO + "Where can I find your company's sustainability report?",
+        _INFO + "Is your phone line open on weekends? I tried calling {phone} on Saturday.",
+        _INFO + "I love your products, been buying them since {year}. No question, just a thank you!",
+        _INFO + "I'm a student doing a project on online shopping. Could I ask you a few survey questions?",
+        _INFO + "A small suggestion: please add a dark mode to the app.",
+        _INFO + "Just wanted to say thanks, {order} arrived beautifully wrapped and my wife loved it.",
+    ],
+}
+
+# How often an order id is mentioned, per intent. Intents where an order is unusual only get an id when
+# the template itself talks about an order.
+_ID_RATE = {
+    "ORDER_STATUS": 0.8, "CANCEL_ORDER": 0.75, "CHANGE_ORDER": 0.75, "REFUND": 0.7, "RETURN": 0.6,
+    "DELIVERY_ISSUE": 0.75, "PAYMENT_ISSUE": 0.5, "ACCOUNT": 0.0, "PRODUCT_INFO": 0.0, "COMPLAINT": 0.35,
+    "OTHER": 0.0,
+}
+_SLOT_ONLY_ID_RATE = 0.5
+# (HIGH, LOW, MEDIUM) for actionable phrasings; complaints and failures are rarely "no rush".
+_URGENCY_WEIGHTS = {
+    "COMPLAINT": (0.35, 0.1, 0.55), "DELIVERY_ISSUE": (0.35, 0.15, 0.5), "PAYMENT_ISSUE": (0.35, 0.2, 0.45),
+}
+_MONEY_INTENTS = ("CANCEL_ORDER", "REFUND", "RETURN", "DELIVERY_ISSUE", "PAYMENT_ISSUE", "COMPLAINT")
+_ORDER_INTENTS = _MONEY_INTENTS + ("ORDER_STATUS", "CHANGE_ORDER")
+_SHIP_INTENTS = ("ORDER_STATUS", "REFUND", "RETURN", "DELIVERY_ISSUE", "COMPLAINT")
+
+_UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+_ALNUM = _UPPER + "0123456789"
+
+
+def _digits(rng: random.Random, k: int, lead_nonzero: bool = True) -> str:
+    first = rng.choice("123456789") if lead_nonzero else rng.choice("0123456789")
+    return first + "".join(rng.choice("0123456789") for _ in range(k - 1))
+
+
+# Order-id formats: name -> (maker, whether it has letters that a lowercase variant can change).
+ORDER_ID_FORMATS: dict[str, tuple[Callable[[random.Random], str], bool]] = {
+    "letter5": (lambda r: r.choice(_UPPER) + _digits(r, 5), True),
+    "ord_year": (lambda r: f"ORD-{r.randint(2021, 2025)}-{_digits(r, 6, False)}", True),
+    "numeric10": (lambda r: _digits(r, 10), False),
+    "amazon": (lambda r: f"{r.choice('1234')}{_digits(r, 2, False)}-{_digits(r, 7)}-{_digits(r, 7)}", False),
+    "hash_numeric": (lambda r: _digits(r, r.choice((5, 5, 6))), False),
+    "so_dash": (lambda r: f"SO-{_digits(r, 5)}", True),
+    "web7": (lambda r: f"WEB{_digits(r, 7)}", True),
+    "ebay": (lambda r: f"{_digits(r, 2)}-{_digits(r, 5, False)}-{_digits(r, 5, False)}", False),
+}
+ORDER_ID_PATTERNS: dict[str, re.Pattern[str]] = {
+    "letter5": re.compile(r"^[A-Za-z]\d{5}$"),
+    "ord_year": re.compile(r"^(?:ORD|ord)-\d{4}-\d{6}$"),
+    "numeric10": re.compile(r"^\d{10}$"),
+    "amazon": re.compile(r"^\d{3}-\d{7}-\d{7}$"),
+    "hash_numeric": re.compile(r"^\d{5,6}$"),
+    "so_dash": re.compile(r"^(?:SO|so)-\d{5}$"),
+    "web7": re.compile(r"^(?:WEB|web)\d{7}$"),
+    "ebay": re.compile(r"^\d{2}-\d{5}-\d{5}$"),
+}
+
+# Placeholder for the order reference while the text is being styled, so casing and typos never touch it.
+_ID_MARK = "\ue000"
+
+_ORDER_INLINE = [
+    "order {ref}", "my order {ref}", "order number {ref}", "order no. {ref}", "my order ({ref})", "{ref}",
+    "my purchase {ref}", "order {ref}", "order #{ref_nohash}",
+]
+_ORDER_GENERIC = ["my order", "my order", "the order", "my recent order", "my last order", "my online order"]
+_ID_SENTENCES = [
+    "Order number: {ref}", "Order no. {ref}.", "It's {ref} btw.", "Ref: {ref}", "My order number is {ref}.",
+    "Confirmation number {ref}.", "The order is {ref}.", "Order {ref} for reference.", "order id {ref}",
+    "{ref} is the order number.", "Order: {ref}", "it's order {ref} btw",
+]
+_ID_TAILS = [" (order {ref})", ", order {ref}", " - ref {ref}", " (order number {ref})", ", it's {ref}"]
+
+_HIGH_SENTENCES = [
+    "This is urgent.", "Urgent please!", "Please deal with this ASAP.", "I need this sorted immediately.",
+    "Please reply as soon as possible.", "I need an answer today.", "Need this fixed by tonight!",
+    "Please get back to me right away.", "This is an emergency, please help.",
+    "It's urgent, I leave for the airport tomorrow morning.", "I need this resolved today.",
+    "please treat this as urgent", "Need a reply asap!!",
+]
+_HIGH_MONEY_SENTENCES = [
+    "If this isn't resolved I'll file a chargeback.",
+    "Otherwise I'm going to dispute the charge with my bank.",
+    "I'm considering legal action at this point.",
+]
+_HIGH_PREFIXES = ["URGENT:", "Urgent -", "ASAP:", "URGENT!!"]
+_HIGH_TAILS = [" ASAP", " asap pls", " immediately", " right away", " as soon as possible", " by tonight"]
+_LOW_SENTENCES = [
+    "No rush.", "No rush at all.", "Not urgent, just curious.", "Just curious.", "Take your time.",
+    "No hurry on this.", "Whenever you can is fine.", "This is not urgent.", "Nothing urgent.",
+    "Low priority, so whenever you get a chance.", "No pressure, answer at your convenience.",
+    "I'm not in a hurry.", "no rush tho",
+]
+_LOW_TAILS = [", no rush", " whenever you get a chance", ", no hurry", " when you have a moment",
+              " (not urgent)"]
+
+_GREETINGS = [
+    "Hi,", "Hello,", "Hi team,", "Hey,", "Dear Customer Service,", "Good morning,", "Hi there!",
+    "Hello support team,", "To whom it may concern,", "hey guys", "Hiya,", "Good afternoon,",
+]
+_NAMES = ["Maria", "Tom", "Priya", "Jake", "Sofia", "Liam", "Aisha", "Chen", "Olivia", "Marco", "Fatima",
+          "Dave"]
+_SIGNOFFS = [
+    "Thanks, {name}", "Thank you!", "Regards,\n{name}", "Best, {name}", "Cheers", "Sent from my iPhone",
+    "Sent from my Galaxy", "-- {name}", "Thx", "Kind regards, {name} {initial}.", "{name}",
+    "Thanks in advance",
+]
+_SUBJECTS_GENERIC = ["Question", "Help", "Hi", "(no subject)", "Enquiry", "Re: your email", "Customer query"]
+_SUBJECTS: dict[str, list[str]] = {
+    "ORDER_STATUS": ["Where is my order?", "Order status", "Shipping update?"],
+    "CANCEL_ORDER": ["Cancel order", "Cancellation request"],
+    "CHANGE_ORDER": ["Change to my order", "Order change"],
+    "REFUND": ["Refund", "Refund request"],
+    "RETURN": ["Return", "Return request", "Exchange"],
+    "DELIVERY_ISSUE": ["Delivery problem", "Problem with my delivery"],
+    "PAYMENT_ISSUE": ["Payment problem", "Billing question"],
+    "ACCOUNT": ["Account help", "My account"],
+    "PRODUCT_INFO": ["Product question", "Question about an item"],
+    "COMPLAINT": ["Complaint", "Very unhappy"],
+    "OTHER": [],
+}
+_EMOJI_NEUTRAL = ["🙂", "🙏", "📦", "👍", "😊", "🤞", "🙏🙏"]
+_EMOJI_ANGRY = ["😡", "😤", "🙄", "😭", "😞", "🤬"]
+
+_CONTEXT_ANY = [
+    "Sorry if this is the wrong place to ask.", "First time contacting you.", "Hope you're well.",
+    "I'm travelling for work next week.", "I've been a customer since {year}.",
+]
+_CONTEXT_ORDER = [
+    "It was meant to be a birthday present.", "I ordered it for my mum.",
+    "My partner placed the order but it's under my name.", "I've ordered from you loads of times before.",
+    "So I ordered this for my husband and was really looking forward to it.",
+]
+_PRAISE = ["Love your shop btw!", "You've always been great so far.",
+           "Your team has been lovely in the past."]
+_VENT = [
+    "This is the second time this has happened.", "Really not impressed.", "Honestly this is so frustrating.",
+    "I expected better from you.",
+]
+_ASIDES = [
+    "PS: do you ship to Canada?", "P.S. are you hiring at the moment?", "Also, do you still sell gift cards?",
+    "btw do you have a store in {city}?", "PS love the new website.",
+]
+_DISTRACTORS_ANY = [
+    "You can call me on {phone}.", "Postcode is {zip} if that matters.", "My customer number is {custno}.",
+    "I'm in {city}, {zip}.", "I've been shopping with you since {year}.",
+]
+_DISTRACTORS_ORDER = [
+    "I paid {price} in total.", "It was {qty} items in total.", "Ordered it {date}.",
+    "Invoice number {invoice}.",
+    "It's the {sku}.",
+]
+_DISTRACTORS_SHIP = ["Tracking says {track}.", "The tracking number is {track}."]
+
+_PRODUCTS = [
+    "the blue hoodie", "the wireless earbuds", "the XR-500 blender", "the running shoes", "the standing desk",
+    "the 3-pack of bath towels", "the ceramic mug set", "the kids' rain jacket", "the yoga mat",
+    "the air fryer", "the leather wallet", "the phone case", "the linen duvet cover", "the desk lamp",
+    "the espresso machine", "the winter boots", "the 65L hiking backpack", "the smart watch",
+    "the bluetooth speaker", "the cast iron pan", "the Model KX-2200B vacuum", "the 2-person tent",
+    "the wool scarf", "the baby monitor",
+]
+_APPAREL = [
+    "the blue hoodie", "the running shoes", "the winter boots", "the kids' rain jacket", "the wool scarf",
+    "the linen shirt", "the denim jacket", "the hiking trousers",
+]
+_GADGETS = [
+    "the wireless earbuds", "the XR-500 blender", "the smart watch", "the bluetooth speaker", "the air fryer",
+    "the espresso machine", "the Model KX-2200B vacuum", "the baby monitor", "the e-reader",
+]
+_FRAGILE = [
+    "the ceramic mug set", "the desk lamp", "the espresso machine", "the smart watch", "the glass vase",
+    "the bluetooth speaker", "the picture frame", "the baby monitor",
+]
+_FLATPACK = ["the standing desk", "the 2-person tent", "the bookshelf", "the office chair", "the bunk bed"]
+_NOUNS = ["hoodie", "yoga mat", "mug set", "desk lamp", "scarf", "phone case", "pair of socks", "towel set"]
+_COLORS = ["black", "navy", "red", "sage green", "grey", "white", "mustard", "pink"]
+_SIZES = ["S", "M", "L", "XL", "size 9", "size 38", "a medium", "a large", "UK 7", "size 10", "size 42"]
+_CITIES = ["Leeds", "Austin", "Dublin", "Manchester", "Denver", "Toronto", "Bristol", "Melbourne", "Lyon"]
+_COUNTRIES = ["Canada", "Ireland", "Norway", "Australia", "Mexico", "Switzerland"]
+_CARRIERS = ["UPS", "FedEx", "DHL", "USPS", "Royal Mail", "The courier", "Evri", "DPD"]
+_DEVICES = ["an iPhone 15", "a Samsung S23", "a 220V socket", "Android 14", "my 2019 MacBook",
+            "a 110V outlet"]
+_VARIANTS = ["Pro", "Lite", "Plus", "Max", "Mini", "2023", "Classic"]
+_WEEKDAYS = ["Sunday", "Saturday", "bank holidays", "Christmas Eve", "Boxing Day", "weekday evenings"]
+_PERSONS = ["my sister", "my neighbour Tom Baker", "my colleague Anna", "my dad", "J. Rivera"]
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"]
+_NUMBER_WORDS = ["two", "three", "four", "five"]
+
+
+def _ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def _date(r: random.Random) -> str:
+    d, m = r.randint(1, 28), r.randint(1, 12)
+    return r.choice([
+        f"on {d}/{m:02d}", f"on {m}/{d}", f"on {_MONTHS[m - 1]} {_ordinal(d)}", "last Tuesday",
+        f"{r.randint(3, 20)} days ago",
+        f"on {r.randint(2023, 2025)}-{m:02d}-{d:02d}", "over the weekend", "on Black Friday", "a week ago",
+        f"on the {_ordinal(d)}", f"back in {_MONTHS[m - 1]}", "last month",
+    ])
+
+
+def _date_future(r: random.Random) -> str:
+    d, m = r.randint(1, 28), r.randint(1, 12)
+    return r.choice(["next Friday", f"the {_ordinal(d)}", f"{_MONTHS[m - 1]} {d}", "next week",
+                     f"{d}/{m:02d}"])
+
+
+def _price(r: random.Random) -> str:
+    amount = r.choice([r.randint(5, 300) + r.choice((0, 0.99, 0.5, 0.49)), r.randint(300, 1500)])
+    cents = f"{amount:,.2f}"
+    return r.choice([f"${cents}", f"€{amount:.0f}", f"£{cents}", f"{cents} USD", f"€{cents.replace('.', ',')}"
+                     if amount < 1000 else f"€{amount:.0f}", f"${amount:.0f}"])
+
+
+def _phone(r: random.Random) -> str:
+    return r.choice([
+        f"555-{_digits(r, 3)}-{_digits(r, 4)}", f"({_digits(r, 3)}) 555-{_digits(r, 4, False)}",
+        f"+44 7700 {_digits(r, 6)}", f"07700 {_digits(r, 6)}", f"+1 415 555 {_digits(r, 4, False)}",
+    ])
+
+
+def _track(r: random.Random) -> str:
+    return r.choice([
+        "1Z" + "".join(r.choice(_ALNUM) for _ in range(6)) + _digits(r, 10, False),
+        "9400 1" + _digits(r, 3, False) + " " + " ".join(_digits(r, 4, False) for _ in range(3)) + " "
+        + _digits(r, 2, False),
+        "TBA" + _digits(r, 12, False), "JD01" + _digits(r, 16, False), _digits(r, 12),
+        r.choice(_UPPER) + r.choice(_UPPER) + _digits(r, 9) + "GB",
+    ])
+
+
+def _address(r: random.Random) -> str:
+    return r.choice([
+        f"{r.randint(1, 250)} Elm Street, Apt {r.randint(1, 40)}{r.choice('ABCD')}",
+        f"Flat {r.randint(1, 12)}, {r.randint(2, 99)} Kings Road, London",
+        f"{r.randint(100, 9999)} Pine Ave, Seattle WA {_digits(r, 5)}",
+        f"{r.randint(1, 80)} Rue Lafayette, {_digits(r, 5)} Paris",
+        f"{r.randint(1, 300)} Harbour St, Sydney {_digits(r, 4)}",
+    ])
+
+
+def _apt(r: random.Random) -> str:
+    return f"Apt {r.randint(1, 60)}{r.choice(('', 'A', 'B', 'C'))}"
+
+
+def _sku(r: random.Random) -> str:
+    return r.choice([
+        f"model {r.choice(_UPPER)}{r.choice(_UPPER)}-{r.randint(100, 9900)}",
+        f"SKU {_digits(r, 2)}-{_digits(r, 4)}",
+        f"item no. {_digits(r, 5)}", f"part no. {_digits(r, 4)}-{r.choice(_UPPER)}",
+    ])
+
+
+_SLOT_MAKERS: dict[str, Callable[[random.Random], str]] = {
+    "product": lambda r: r.choice(_PRODUCTS),
+    "apparel": lambda r: r.choice(_APPAREL),
+    "gadget": lambda r: r.choice(_GADGETS),
+    "fragile": lambda r: r.choice(_FRAGILE),
+    "flatpack": lambda r: r.choice(_FLATPACK),
+    "noun": lambda r: r.choice(_NOUNS),
+    "date": _date,
+    "date_future": _date_future,
+    "days": lambda r: r.choice([f"{r.randint(3, 21)} days", "two weeks", "over a week", "3 weeks",
+                                "ten days"]),
+    "price": _price,
+    "qty": lambda r: r.choice([str(r.randint(2, 6)), r.choice(_NUMBER_WORDS)]),
+    "qty_big": lambda r: str(r.randint(3, 12)),
+    "qty_small": lambda r: r.choice(["1", "2", "one", "two"]),
+    "size": lambda r: r.choice(_SIZES),
+    "color": lambda r: r.choice(_COLORS),
+    "address": _address,
+    "apt": _apt,
+    "phone": _phone,
+    "email": lambda r: f"{r.choice(_NAMES).lower()}{r.choice(('.k', '_', '', '.r'))}{r.randint(1, 99)}@"
+    f"{r.choice(('gmail.com', 'outlook.com', 'yahoo.co.uk', 'icloud.com'))}",
+    "pay": lambda r: r.choice([f"my Visa ending in {_digits(r, 4, False)}", "PayPal", "Apple Pay",
+                               f"my Mastercard ending {_digits(r, 4, False)}", "my debit card", "Klarna"]),
+    "carrier": lambda r: r.choice(_CARRIERS),
+    "track": _track,
+    "code": lambda r: r.choice(("SPRING", "WELCOME", "SAVE", "SUMMER", "VIP")) + str(r.choice((10, 15, 20))),
+    "store": lambda r: r.choice([f"your {r.choice(_CITIES)} store", f"the {r.choice(_CITIES)} branch",
+                                 "your shop on High Street"]),
+    "city": lambda r: r.choice(_CITIES),
+    "country": lambda r: r.choice(_COUNTRIES),
+    "device": lambda r: r.choice(_DEVICES),
+    "variant": lambda r: r.choice(_VARIANTS),
+    "age": lambda r: str(r.randint(3, 12)),
+    "weekday": lambda r: r.choice(_WEEKDAYS),
+    "year": lambda r: str(r.randint(2009, 2023)),
+    "person": lambda r: r.choice(_PERSONS),
+    "sku": _sku,
+    "zip": lambda r: r.choice([_digits(r, 5), f"SW{r.randint(1, 20)} {r.randint(1, 9)}AA",
+                               f"M5V {r.randint(1, 9)}T6"]),
+    "custno": lambda r: r.choice([f"C-{_digits(r, 5)}", f"{_digits(r, 4)}-{_digits(r, 4)}",
+                                  f"CU{_digits(r, 6)}"]),
+    "invoice": lambda r: r.choice([f"INV-{r.randint(2022, 2025)}-{_digits(r, 4, False)}",
+                                   f"{r.randint(2022, 2025)}/{_digits(r, 4)}"]),
+    "name": lambda r: r.choice(_NAMES),
+    "initial": lambda r: r.choice(_UPPER),
+}
+
+
+class _Slots(dict[str, str]):
+    """Fills template slots lazily so each example draws only the values it needs, in template order."""
+
+    def __init__(self, rng: random.Random, fixed: dict[str, str]) -> None:
+        super().__init__(fixed)
+        self.rng = rng
+
+    def __missing__(self, key: str) -> str:
+        base = key[:-1] if key.endswith("2") and key[:-1] in _SLOT_MAKERS else key
+        value = _SLOT_MAKERS[base](self.rng)
+        for _ in range(20):  # a "…2" slot must differ from its base slot ("from red to red" is nonsense)
+            if base == key or value != self.get(base):
+                break
+            value = _SLOT_MAKERS[base](self.rng)
+        self[key] = value
+        return value
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled message; ``template`` is the core phrasing id used for template-disjoint splits."""
+
+    text: str
+    output: dict[str, Any] = field(hash=False)
+    template: str
+
+
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+")
+_REQUEST_RE = re.compile(r"\b(?:please|pls|can you|could you|can i|i need|i want|i'd like)\b", re.IGNORECASE)
+
+
+def _request_sentences(core: list[str]) -> list[int]:
+    """Indexes of core sentences that ask for something; only these read naturally with "..., ASAP"."""
+    return [i for i, s in enumerate(core) if s.rstrip().endswith("?") or _REQUEST_RE.search(s)]
+
+
+class _Template(NamedTuple):
+    intent: str
+    text: str
+    info: bool
+    angry: bool
+    asks: bool  # has a question or request, so an urgency cue reads naturally
+
+
+def _parse_templates() -> dict[str, _Template]:
+    table: dict[str, _Template] = {}
+    for intent in INTENTS:
+        for i, raw in enumerate(_TEMPLATES[intent]):
+            text = raw.removeprefix(_INFO).removeprefix(_ANGRY)
+            if LOW_CUE_RE.search(text):
+                raise RuntimeError(f"{intent}/{i:02d}: no-rush cues belong in the cue pools, not templates")
+            asks = bool(_request_sentences(_SENTENCE_SPLIT_RE.split(text)))
+            info, angry = raw.startswith(_INFO), raw.startswith(_ANGRY)
+            table[f"{intent}/{i:02d}"] = _Template(intent, text, info, angry, asks)
+    return table
+
+
+if set(_TEMPLATES) != set(INTENTS):
+    raise RuntimeError("generator templates and schema intents disagree")
+_TABLE = _parse_templates()
+
+
+def templates() -> dict[str, list[str]]:
+    """Template ids per intent (schema order), so a caller can split phrasings across train/val/test."""
+    return {intent: [tid for tid, t in _TABLE.items() if t.intent == intent] for intent in INTENTS}
+
+
+def is_info_template(template_id: str) -> bool:
+    """Information-only phrasings default to LOW urgency (see the module docstring)."""
+    return _TABLE[template_id].info
+
+
+def has_shouting(text: str) -> bool:
+    """True when SHOUT_RUN consecutive words are written in capitals (numbers and ids don't count)."""
+    run = 0
+    for token in text.split():
+        run = run + 1 if _SHOUT_TOKEN_RE.match(token) else 0
+        if run >= SHOUT_RUN:
+            return True
+    return False
+
+
+def rule_urgency(text: str, info: bool) -> str:
+    """The documented urgency rules; the generator's labels must always agree with this."""
+    if HIGH_CUE_RE.search(text) or has_shouting(text):
+        return "HIGH"
+    if LOW_CUE_RE.search(text) or info:
+        return "LOW"
+    return "MEDIUM"
+
+
+_END_PUNCT_RE = re.compile(r"([.!?]*)$")
+
+
+def _attach_tail(sentence: str, tail: str) -> str:
+    """Put a trailing fragment before the sentence's final punctuation ("..., no rush?")."""
+    match = _END_PUNCT_RE.search(sentence)
+    punct = match.group(1) if match else ""
+    return sentence[: len(sentence) - len(punct)] + tail + punct
+
+
+_MISSPELL = {
+    "received": "recieved", "receive": "recieve", "address": "adress", "package": "pakage",
+    "cancel": "cancle",
+    "because": "becuase", "please": "pls", "thanks": "thx", "really": "realy", "tomorrow": "tommorow",
+    "until": "untill", "order": "oder", "delivery": "delivary", "definitely": "definately", "money": "mony",
+    "would": "woud", "account": "acount", "refund": "refnd", "return": "retrun",
+}
+_NEIGHBOURS = {"a": "s", "e": "r", "i": "o", "o": "p", "n": "m", "r": "t", "t": "y", "s": "d", "l": "k",
+               "d": "f"}
+_WORD_RE = re.compile(r"[A-Za-z']{4,}")
+
+
+def _match_case(src: str, new: str) -> str:
+    if src.isupper():
+        return new.upper()
+    if src[:1].isupper():
+        return new[:1].upper() + new[1:]
+    return new
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    lower = word.lower()
+    if lower in _MISSPELL and rng.random() < 0.5:
+        return _match_case(word, _MISSPELL[lower])
+    i = rng.randrange(1, len(word) - 1)
+    op = rng.choice(("drop", "swap", "double", "near"))
+    if op == "drop":
+        return word[:i] + word[i + 1:]
+    if op == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    if op == "double":
+        return word[:i] + word[i] + word[i:]
+    repl = _NEIGHBOURS.get(word[i].lower(), word[i])
+    return word[:i] + (repl.upper() if word[i].isupper() else repl) + word[i + 1:]
+
+
+def _add_noise(text: str, rng: random.Random) -> str:
+    """Typos and sloppy punctuation, never inside urgency cues (they must stay detectable)."""
+    protected = [m.span() for m in HIGH_CUE_RE.finditer(text)] + [m.span() for m in LOW_CUE_RE.finditer(text)]
+    words = [m for m in _WORD_RE.finditer(text)
+             if not any(s < m.end() and m.start() < e for s, e in protected)]
+    chosen = sorted(rng.sample(words, min(len(words), rng.randint(1, 3))), key=lambda m: m.start())
+    out, pos = [], 0
+    for m in chosen:
+        out.append(text[pos:m.start()])
+        out.append(_typo(m.group(), rng))
+        pos = m.end()
+    out.append(text[pos:])
+    text = "".join(out)
+    if rng.random() < 0.4:
+        text = re.sub(r"(?<=\w)\.(?=\s|$)", "", text)
+    if rng.random() < 0.4:
+        text = text.replace("'", "")
+    if rng.random() < 0.3:
+        text = text.replace(",", "")
+    return text
+
+
+def _stands_alone(text: str, order_id: str) -> bool:
+    """Every occurrence of the id is a whole token, so no distractor number contains it."""
+    start = text.find(order_id)
+    while start != -1:
+        end = start + len(order_id)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if before.isalnum() or before == "-" or after.isalnum() or after == "-":
+            return False
+        start = text.find(order_id, end)
+    return True
+
+
+def _make_example(rng: random.Random, template_id: str) -> Example | None:
+    """Build one message; None when a rare slot collision makes the order id ambiguous (caller retries)."""
+    intent, raw, info, angry, asks = _TABLE[template_id]
+    harm = HIGH_CUE_RE.search(raw) is not None
+    if harm:
+        urgency = "HIGH"
+    elif info:
+        urgency = "HIGH" if asks and rng.random() < 0.12 else "LOW"
+    elif angry:
+        urgency = "HIGH" if rng.random() < 0.45 else "MEDIUM"
+    else:
+        weights = _URGENCY_WEIGHTS.get(intent, (0.3, 0.25, 0.45))
+        urgency = rng.choices(("HIGH", "LOW", "MEDIUM"), weights=weights)[0]
+    shout = urgency == "HIGH" and not info and rng.random() < 0.25
+    lowercase = not shout and rng.random() < 0.15
+    noisy = rng.random() < 0.3
+
+    has_slot = "{order}" in raw
+    # Information-only phrasings are general questions, so they only mention an order when the template does.
+    id_rate = 0.0 if info else _ID_RATE[intent]
+    id_rate = id_rate or (_SLOT_ONLY_ID_RATE if has_slot else 0.0)
+    order_id: str | None = None
+    ref = ""
+    if rng.random() < id_rate:
+        fmt = rng.choice(list(ORDER_ID_FORMATS))
+        maker, has_letters = ORDER_ID_FORMATS[fmt]
+        order_id = maker(rng)
+        if has_letters and rng.random() < (0.7 if lowercase else 0.08):
+            order_id = order_id.lower()
+        hashed = rng.random() < (0.85 if fmt == "hash_numeric" else 0.12)
+        ref = ("#" if hashed else "") + order_id
+    inline = order_id is not None and has_slot and rng.random() < 0.7
+    if inline:
+        phrase = rng.choice(_ORDER_INLINE)
+        order_phrase = phrase.format(ref=_ID_MARK, ref_nohash=_ID_MARK)
+        if "{ref_nohash}" in phrase:
+            ref = order_id  # the phrase itself supplies the '#'
+    else:
+        order_phrase = rng.choice(_ORDER_GENERIC)
+    slots = _Slots(rng, {"order": order_phrase})
+    filled = raw.format_map(slots)
+    if raw.startswith("{"):
+        filled = filled[:1].upper() + filled[1:]
+    core = _SENTENCE_SPLIT_RE.split(filled)
+    if shout:
+        core = [s.upper() for s in core]
+        if rng.random() < 0.5:
+            core[-1] = _END_PUNCT_RE.sub("!!!", core[-1], count=1)
+    sentences = list(core)
+
+    def fill(pool: list[str]) -> str:
+        return rng.choice(pool).format_map(slots)
+
+    def insert(sentence: str, where: str | None = None) -> None:
+        where = where or rng.choice(("start", "middle", "end", "end"))
+        idx = {"start": 0, "end": len(sentences)}.get(where, rng.randint(0, len(sentences)))
+        sentences.insert(idx, sentence)
+
+    if intent != "OTHER" and rng.random() < 0.25:
+        kinds = ["context"]
+        if intent != "COMPLAINT":
+            kinds.append("praise")
+        if not info:
+            kinds.append("vent")
+        if intent != "PRODUCT_INFO":
+            kinds.append("aside")
+        kind = rng.choice(kinds)
+        if kind == "context":
+            insert(fill(_CONTEXT_ANY + (_CONTEXT_ORDER if intent in _ORDER_INTENTS else [])), "start")
+        elif kind == "aside":
+            insert(fill(_ASIDES), "end")
+        else:
+            insert(fill(_PRAISE if kind == "praise" else _VENT))
+    if rng.random() < 0.35:
+        pool = _DISTRACTORS_ANY + (_DISTRACTORS_ORDER if intent in _ORDER_INTENTS else [])
+        pool = pool + (_DISTRACTORS_SHIP if intent in _SHIP_INTENTS else [])
+        insert(fill(pool))
+
+    subject: str | None = None
+    if rng.random() < 0.12:
+        subject = rng.choice(_SUBJECTS_GENERIC + _SUBJECTS[intent] * 2)
+    add_high = urgency == "HIGH" and (not (harm or shout) or rng.random() < 0.2)
+    requests = _request_sentences(core)
+    if add_high:
+        where = rng.choice(("sentence", "sentence", "prefix", "tail", "subject" if subject else "sentence"))
+        where = "sentence" if where == "tail" and (info or not requests) else where
+        if where == "sentence":
+            pool = _HIGH_SENTENCES + (_HIGH_MONEY_SENTENCES if intent in _MONEY_INTENTS and not info else [])
+            insert(rng.choice(pool))
+        elif where == "prefix":
+            sentences[0] = rng.choice(_HIGH_PREFIXES) + " " + sentences[0]
+        elif where == "tail":
+            i = rng.choice(requests)
+            sentences[sentences.index(core[i])] = _attach_tail(core[i], rng.choice(_HIGH_TAILS))
+        else:
+            subject = rng.choice(("URGENT", "Urgent:")) + ("" if rng.random() < 0.5 else " " + subject)
+    if urgency == "LOW" and (not info or (asks and rng.random() < 0.4)):
+        if rng.random() < 0.7 or not requests:
+            insert(rng.choice(_LOW_SENTENCES))
+        else:
+            i = rng.choice(requests)
+            sentences[sentences.index(core[i])] = _attach_tail(core[i], rng.choice(_LOW_TAILS))
+    if order_id is not None and not inline:
+        where = rng.choice(("sentence", "sentence", "tail", "subject" if subject is None else "sentence"))
+        if where == "subject":
+            subject = rng.choice(("Order ", "Re: order ", "Order no. ")) + _ID_MARK
+        elif where == "tail":
+            i = rng.randrange(len(sentences))
+            sentences[i] = _attach_tail(sentences[i], rng.choice(_ID_TAILS).format(ref=_ID_MARK))
+        else:
+            insert(rng.choice(_ID_SENTENCES).format(ref=_ID_MARK))
+    if rng.random() < 0.12:
+        angry_ok = urgency != "LOW" and not info
+        angry_ok = angry_ok and (angry or rng.random() < 0.5)
+        emoji = rng.choice(_EMOJI_NEUTRAL + (_EMOJI_ANGRY if angry_ok else []))
+        i = rng.randrange(len(sentences))
+        sentences[i] = sentences[i] + " " + emoji
+
+    text = " ".join(sentences)
+    if rng.random() < 0.3:
+        text = rng.choice(_GREETINGS) + rng.choice((" ", "\n")) + text
+    if rng.random() < 0.3:
+        text = text + rng.choice(("\n", " ", "\n\n")) + fill(_SIGNOFFS)
+    if subject is not None:
+        text = f"Subject: {subject}\n{text}"
+    if shout and not has_shouting(text):
+        text = text + " " + rng.choice(_HIGH_SENTENCES)
+    if noisy:
+        text = _add_noise(text, rng)
+    if lowercase:
+        text = text.lower()
+    text = text.replace(_ID_MARK, ref)
+
+    if order_id is not None and not _stands_alone(text, order_id):
+        return None
+    output = canonical({"intent": intent, "urgency": urgency, "order_id": order_id}, SCHEMA)
+    if not is_valid(output, SCHEMA):
+        errors = schema_errors(output, SCHEMA)
+        raise RuntimeError(f"{template_id}: generated an invalid label {output}: {errors}")
+    if rule_urgency(text, info) != urgency:
+        raise RuntimeError(f"{template_id}: urgency {urgency} disagrees with the cue rules for {text!r}")
+    return Example(text=text, output=output, template=template_id)
+
+
+def generate(n: int, seed: int, template_ids: Collection[str] | None = None) -> list[Example]:
+    """``n`` labelled messages, deterministic in (n, seed, template_ids), intents drawn uniformly.
+
+    ``template_ids`` restricts the core phrasings (for template-disjoint splits); intents with no allowed
+    template are skipped, so balance holds across the intents that remain.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    allowed = None if template_ids is None else set(template_ids)
+    if allowed is not None and (unknown := sorted(allowed - set(_TABLE))):
+        raise ValueError(f"unknown template ids: {unknown[:5]}")
+    pools = {intent: [t for t in ids if allowed is None or t in allowed]
+             for intent, ids in templates().items()}
+    intents = [intent for intent in INTENTS if pools[intent]]
+    if n and not intents:
+        raise ValueError("template_ids selects no templates")
+    rng = random.Random(seed)
+    examples: list[Example] = []
+    while len(examples) < n:
+        template_id = rng.choice(pools[rng.choice(intents)])
+        example = _make_example(rng, template_id)
+        if example is not None:
+            examples.append(example)
+    return examples

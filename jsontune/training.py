@@ -1,0 +1,136 @@
+"""LoRA/QLoRA fine-tuning with TRL: SFT on the answer tokens only, then DPO from the SFT adapter.
+
+The config builders are pure functions of the params so tests can check exactly which TRL/PEFT
+objects a params file implies without loading a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jsontune.config import DpoParams, LoraParams, ModelParams, SftParams
+
+# Keys that TRL needs for conversational prompt/completion and preference data.
+SFT_COLUMNS = ("prompt", "completion")
+DPO_COLUMNS = ("prompt", "chosen", "rejected")
+
+
+def lora_config(p: LoraParams) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(r=p.r, lora_alpha=p.alpha, lora_dropout=p.dropout, target_modules=p.target_modules,
+                      bias="none", task_type="CAUSAL_LM")
+
+
+def _common_args(p: SftParams | DpoParams, output_dir: str | Path, model: ModelParams) -> dict[str, Any]:
+    """Arguments SFT and DPO share; TRL's own defaults (bf16, checkpointing) are overridden from params
+    because both are slower on CPU."""
+    return {
+        "output_dir": str(output_dir),
+        "num_train_epochs": p.epochs,
+        "per_device_train_batch_size": p.batch_size,
+        "gradient_accumulation_steps": p.grad_accum,
+        "learning_rate": p.learning_rate,
+        "lr_scheduler_type": p.lr_scheduler,
+        "max_length": p.max_length,
+        "optim": p.optimizer,
+        "bf16": p.bf16,
+        "activation_checkpointing": p.activation_checkpointing,
+        "seed": p.seed,
+        "data_seed": p.seed,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": [],
+        "disable_tqdm": False,
+        "trust_remote_code": model.trust_remote_code,
+        "dataloader_num_workers": 0,
+    }
+
+
+def sft_config(p: SftParams, output_dir: str | Path, model: ModelParams) -> Any:
+    from trl import SFTConfig
+
+    return SFTConfig(**_common_args(p, output_dir, model), warmup_steps=p.warmup_ratio,
+                     completion_only_loss=True)
+
+
+def dpo_config(p: DpoParams, output_dir: str | Path, model: ModelParams) -> Any:
+    from trl import DPOConfig
+
+    kw: dict[str, Any] = {"beta": p.beta}
+    if p.sft_weight > 0:
+        kw.update(loss_type=["sigmoid", "sft"], loss_weights=[1.0, p.sft_weight])
+    return DPOConfig(**_common_args(p, output_dir, model), **kw)
+
+
+def _live_callback(live_dir: str | Path | None) -> list[Any]:
+    """Loss curves for ``dvc plots``; dvclive is told not to touch git or DVC experiments."""
+    if live_dir is None:
+        return []
+    from dvclive import Live
+    from transformers.integrations import DVCLiveCallback
+
+    return [DVCLiveCallback(live=Live(str(live_dir), save_dvc_exp=False, dvcyaml=None, report=None))]
+
+
+def _dataset(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_list([{k: r[k] for k in columns} for r in rows])
+
+
+def _prepare(model: Any, quantized: bool) -> Any:
+    if quantized:
+        from peft import prepare_model_for_kbit_training
+
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    return model
+
+
+def sft_trainer(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], p: SftParams,
+                model_params: ModelParams, output_dir: str | Path, live_dir: str | Path | None = None) -> Any:
+    """An ``SFTTrainer`` over prompt/completion rows: TRL masks the prompt, so only the answer trains."""
+    from trl import SFTTrainer
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    model = _prepare(base_model, model_params.quantization != "none")
+    return SFTTrainer(model=model, args=sft_config(p, output_dir, model_params),
+                      train_dataset=_dataset(rows, SFT_COLUMNS), processing_class=tokenizer,
+                      peft_config=lora_config(p.lora), callbacks=_live_callback(live_dir))
+
+
+def train_sft(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], p: SftParams,
+              model_params: ModelParams, output_dir: str | Path, live_dir: str | Path | None = None) -> dict:
+    """Train a LoRA adapter and save it; returns the train metrics and the per-step log."""
+    trainer = sft_trainer(base_model, tokenizer, rows, p, model_params, output_dir, live_dir)
+    result = trainer.train()
+    trainer.model.save_pretrained(output_dir, safe_serialization=True)
+    return {"train": result.metrics, "log": trainer.state.log_history}
+
+
+def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], p: DpoParams,
+              model_params: ModelParams, sft_adapter: str | Path, output_dir: str | Path,
+              live_dir: str | Path | None = None) -> dict:
+    """DPO continuing from the SFT adapter; TRL keeps a frozen copy of it as the reference policy."""
+    from peft import PeftModel
+    from trl import DPOTrainer
+
+    model = _prepare(base_model, model_params.quantization != "none")
+    model = PeftModel.from_pretrained(model, str(sft_adapter), is_trainable=True)
+    trainer = DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params),
+                         train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer,
+                         callbacks=_live_callback(live_dir))
+    result = trainer.train()
+    if "ref" in trainer.model.peft_config:
+        trainer.model.delete_adapter("ref")
+    trainer.model.save_pretrained(output_dir, safe_serialization=True)
+    return {"train": result.metrics, "log": trainer.state.log_history}
+
+
+def write_train_log(path: str | Path, result: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")

@@ -1,0 +1,85 @@
+"""Every stage through the real ``dvc repro`` on a tiny random model, in a temporary git+DVC repo."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO
+
+COPY = ["jsontune", "stages", "dvc.yaml", ".dvc/config", ".dvcignore"]
+
+
+def tiny_params(model_dir: Path) -> dict:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["model"]["name"] = str(model_dir)
+    params["dataset"].update(n_examples=80)
+    params["generation"].update(max_new_tokens=12, batch_size=8)
+    params["sft"].update(batch_size=4, max_length=160)
+    params["dpo"].update(n_prompts=6, batch_size=4, max_length=160)
+    params["merge"]["min_agreement"] = 0.5
+    return params
+
+
+def make_workspace(root: Path, model_dir: Path) -> dict[str, str]:
+    for name in COPY:
+        src, dst = REPO / name, root / name
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
+    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(model_dir), sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+        subprocess.run(cmd, cwd=root, check=True, env=env)
+    return env
+
+
+def dvc(root: Path, env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], cwd=root, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_dvc_repro_runs_every_stage_on_a_tiny_model(tmp_path: Path, tiny_model: Path) -> None:
+    env = make_workspace(tmp_path, tiny_model)
+    dvc(tmp_path, env, "repro")
+
+    for split in ("train", "val", "test"):
+        assert (tmp_path / f"data/{split}.jsonl").stat().st_size > 0
+    for stage in ("baseline", "sft", "dpo"):
+        m = json.loads((tmp_path / f"metrics/{stage}.json").read_text())
+        assert {"json_validity", "schema_validity", "field_accuracy", "exact_match", "per_field", "failures"} <= set(m)
+        assert m["n"] == len((tmp_path / "data/test.jsonl").read_text().splitlines())
+    for stage in ("sft", "dpo"):
+        assert (tmp_path / f"runs/{stage}/adapter/adapter_model.safetensors").is_file()
+        log = json.loads((tmp_path / f"metrics/{stage}_train.json").read_text())
+        assert log["steps"] > 0 and log["train_loss"] > 0
+    dpo_log = json.loads((tmp_path / "metrics/dpo_train.json").read_text())
+    assert dpo_log["pairs"] > 0 and dpo_log["final_reward_accuracy"] is not None
+    merged = json.loads((tmp_path / "metrics/merged.json").read_text())
+    assert merged["adapter"] in ("sft", "dpo") and 0.5 <= merged["agreement"] <= 1.0
+    assert (tmp_path / "runs/merged/model.safetensors").is_file()
+    assert not list((tmp_path / "runs").rglob("*.bin")) and not list((tmp_path / "runs").rglob("*.pt"))
+    report = (tmp_path / "reports/eval.md").read_text()
+    assert "| exact_match |" in report and "baseline" in report and "dpo" in report
+    assert list((tmp_path / "dvclive/sft/plots/metrics").rglob("*.tsv"))
+
+    assert "Data and pipelines are up to date" in dvc(tmp_path, env, "repro")
+    diff = json.loads(dvc(tmp_path, env, "metrics", "diff", "--json"))
+    assert "metrics/sft.json" in diff and "exact_match" in diff["metrics/sft.json"]
+
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["dpo"]["beta"] = 0.2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = dvc(tmp_path, env, "status")
+    assert "dpo" in status and "sft:" not in status and "dataset:" not in status and "baseline:" not in status

@@ -1,0 +1,105 @@
+"""Training on the tiny model: answer-only loss on the real tokenizer, a loss-regression check in the
+torchtune style, the NF4 (QLoRA) code path on CPU, and the exact TRL/PEFT objects params imply."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from jsontune.config import ModelParams, Params
+from jsontune.data import Example, to_chat_row
+from jsontune.schema import canonical_json
+from jsontune.training import dpo_config, lora_config, sft_config, sft_trainer, train_sft
+
+ROWS = [
+    ("Where is my order A12345? It was due on 12/03.", {"intent": "ORDER_STATUS", "urgency": "MEDIUM",
+                                                          "order_id": "A12345"}),
+    ("URGENT: I was charged twice for ORD-2024-000981!!", {"intent": "PAYMENT_ISSUE", "urgency": "HIGH",
+                                                           "order_id": "ORD-2024-000981"}),
+    ("no rush, do you sell gift cards?", {"intent": "PRODUCT_INFO", "urgency": "LOW", "order_id": None}),
+    ("please cancel #55123, ordered the wrong size", {"intent": "CANCEL_ORDER", "urgency": "MEDIUM",
+                                                      "order_id": "55123"}),
+]
+
+
+def chat_rows(schema: dict, system_prompt: str = "Return JSON.") -> list[dict]:
+    return [to_chat_row(Example(t, o, "g", "test"), schema, system_prompt) for t, o in ROWS]
+
+
+def tiny_params(model_dir: Path, **sft: object) -> Params:
+    params = Params(model=ModelParams(name=str(model_dir)))
+    params.sft.batch_size = 2
+    params.sft.max_length = 128
+    for key, value in sft.items():
+        setattr(params.sft, key, value)
+    return params
+
+
+def test_only_the_json_answer_and_end_of_turn_are_trained(tiny_model: Path, schema: dict, tmp_path: Path) -> None:
+    from jsontune.models import load_base_model, load_tokenizer
+
+    params = tiny_params(tiny_model)
+    tok = load_tokenizer(params.model)
+    rows = chat_rows(schema)
+    trainer = sft_trainer(load_base_model(params.model), tok, rows, params.sft, params.model, tmp_path)
+    for example, row in zip(trainer.train_dataset, rows, strict=True):
+        trained = [t for t, label in zip(example["input_ids"], example["labels"], strict=True) if label != -100]
+        assert tok.decode(trained) == canonical_json(row["output"], schema) + "<|im_end|>\n"
+        prompt_ids = [t for t, label in zip(example["input_ids"], example["labels"], strict=True) if label == -100]
+        assert "Return JSON." in tok.decode(prompt_ids)
+
+
+# Losses of the first steps on the tiny model (seed 0 init, sft.seed 13). Regenerate deliberately if a
+# change to masking, data formatting or the optimiser is intended: pytest -k loss_regression -s
+EXPECTED_LOSSES = [10.827, 10.747, 10.697, 10.685]
+
+
+def test_loss_regression(tiny_model: Path, schema: dict, tmp_path: Path) -> None:
+    from transformers import set_seed
+
+    from jsontune.models import load_base_model, load_tokenizer
+
+    params = tiny_params(tiny_model, learning_rate=1e-2, epochs=2.0, warmup_ratio=0.0)
+    set_seed(params.sft.seed)
+    tok = load_tokenizer(params.model)
+    result = train_sft(load_base_model(params.model), tok, chat_rows(schema), params.sft, params.model, tmp_path)
+    losses = [round(e["loss"], 3) for e in result["log"] if "loss" in e]
+    print("losses:", json.dumps(losses))
+    assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
+    assert losses[-1] < losses[0]
+    assert losses == pytest.approx(EXPECTED_LOSSES, abs=0.02)
+
+
+def test_nf4_qlora_steps_run_on_cpu(tiny_model: Path, schema: dict, tmp_path: Path) -> None:
+    from transformers import set_seed
+
+    from jsontune.models import load_base_model, load_tokenizer
+
+    params = tiny_params(tiny_model, epochs=1.0)
+    params.model.quantization = "nf4"
+    set_seed(0)
+    model = load_base_model(params.model)
+    assert any("4bit" in type(m).__name__ for m in model.modules())
+    result = train_sft(model, load_tokenizer(params.model), chat_rows(schema), params.sft, params.model, tmp_path)
+    assert all(math.isfinite(e["loss"]) for e in result["log"] if "loss" in e)
+    assert (tmp_path / "adapter_model.safetensors").is_file()
+
+
+def test_config_objects_follow_params() -> None:
+    params = Params()
+    lora = lora_config(params.sft.lora)
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout) == (16, 32, 0.05)
+    assert set(lora.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    sft = sft_config(params.sft, "out", params.model)
+    assert sft.completion_only_loss is True
+    assert sft.bf16 is False and sft.activation_checkpointing is False
+    assert sft.learning_rate == params.sft.learning_rate and sft.per_device_train_batch_size == 8
+    params.dpo.sft_weight = 0.5
+    dpo = dpo_config(params.dpo, "out", params.model)
+    assert dpo.beta == params.dpo.beta
+    assert list(dpo.loss_type) == ["sigmoid", "sft"] and list(dpo.loss_weights) == [1.0, 0.5]
+    assert torch.get_default_dtype() == torch.float32
