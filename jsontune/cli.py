@@ -16,8 +16,9 @@ from typing import Any
 
 from jsontune.config import DEFAULT_PARAMS, Params, ParamsError, load_params
 from jsontune.data import DataError
+from jsontune.schema import SchemaFileError
 
-USER_ERRORS: tuple[type[Exception], ...] = (ParamsError, DataError, FileNotFoundError)
+USER_ERRORS: tuple[type[Exception], ...] = (ParamsError, DataError, SchemaFileError, FileNotFoundError)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -27,7 +28,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 def stage_main(run: Callable[[Params, Path], Any], argv: Sequence[str] | None = None) -> None:
     """Parse ``--params``/``--root``, run one stage and print its summary."""
-    parser = argparse.ArgumentParser(description=(run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None)
+    doc = (run.__doc__ or "").strip()
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: params.yaml)")
     parser.add_argument("--root", default=".", help="workspace the stage reads and writes (default: .)")
     args = parser.parse_args(argv)

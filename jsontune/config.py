@@ -78,6 +78,8 @@ class SftParams:
     optimizer: str = "adamw_torch"
     bf16: bool = False
     activation_checkpointing: bool = False
+    group_by_length: bool = True
+    """Batch rows of similar length together: less padding, same examples per epoch."""
     seed: int = 13
 
 

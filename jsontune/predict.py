@@ -60,7 +60,7 @@ def predict_file(model_dir: str, input_path: str, output_path: str, params_file:
         path = Path(input_path)
         if not path.is_file():
             raise DataError(f"{path}: file not found")
-        with path.open(encoding="utf-8") as fh:
+        with path.open(encoding="utf-8-sig") as fh:
             rows = read_texts(fh, str(path))
     tok = load_tokenizer(model_params)
     model = load_for_inference(model_params, adapter)

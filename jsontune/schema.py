@@ -12,9 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TASKS_DIR = PACKAGE_DIR / "tasks"
+
+
+class SchemaFileError(ValueError):
+    """A task schema file that is missing, not JSON, or not a usable JSON Schema for an object."""
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
@@ -23,12 +28,15 @@ def load_schema(path: str | Path) -> dict[str, Any]:
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: schema file not found") from None
+        raise SchemaFileError(f"{path}: schema file not found") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    Draft202012Validator.check_schema(schema)
+        raise SchemaFileError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise SchemaFileError(f"{path}: not a valid JSON Schema: {exc.message}") from None
     if not isinstance(schema, dict) or schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
-        raise ValueError(f"{path}: the schema must describe an object with 'properties'")
+        raise SchemaFileError(f"{path}: the schema must describe an object with 'properties'")
     return schema
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from jsonschema.exceptions import SchemaError
 
 from jsontune.schema import (
     TASKS_DIR,
+    SchemaFileError,
     canonical,
     canonical_json,
     field_names,
@@ -120,7 +120,7 @@ def test_non_object_is_a_root_error(schema):
 
 def test_load_schema_missing_file(tmp_path):
     path = tmp_path / "missing.json"
-    with pytest.raises(FileNotFoundError) as info:
+    with pytest.raises(SchemaFileError) as info:
         load_schema(path)
     assert str(info.value) == f"{path}: schema file not found"
 
@@ -168,5 +168,6 @@ def test_load_schema_rejects_boolean_schema(tmp_path):
 def test_load_schema_rejects_invalid_json_schema(tmp_path, text):
     path = tmp_path / "schema.json"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises((ValueError, SchemaError)):
+    with pytest.raises(SchemaFileError) as info:
         load_schema(path)
+    assert str(info.value).startswith(f"{path}: ")

@@ -103,3 +103,19 @@ def test_config_objects_follow_params() -> None:
     assert dpo.beta == params.dpo.beta
     assert list(dpo.loss_type) == ["sigmoid", "sft"] and list(dpo.loss_weights) == [1.0, 0.5]
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_answer_only_loss_equals_trl_default_loss(tiny_model: Path, schema: dict, tmp_path: Path) -> None:
+    """The fast loss must be the same number TRL computes over the full sequence with the prompt masked."""
+    from trl import SFTTrainer
+
+    from jsontune.models import load_base_model, load_tokenizer
+
+    params = tiny_params(tiny_model)
+    params.sft.batch_size = 4
+    trainer = sft_trainer(load_base_model(params.model), load_tokenizer(params.model), chat_rows(schema),
+                          params.sft, params.model, tmp_path)
+    batch = next(iter(trainer.get_train_dataloader()))
+    ours = trainer.compute_loss(trainer.model, dict(batch))
+    reference = SFTTrainer.compute_loss(trainer, trainer.model, dict(batch))
+    assert float(ours) == pytest.approx(float(reference), rel=1e-5)

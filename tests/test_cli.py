@@ -1,0 +1,201 @@
+"""The command line: ``check-params`` exit codes and messages, ``python -m jsontune``, the stage runner,
+and the input reader of ``jsontune predict``."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jsontune.cli import main, stage_main
+from jsontune.config import Params
+from jsontune.data import DataError
+from jsontune.predict import read_texts
+
+REPO = Path(__file__).resolve().parent.parent
+PARAMS = REPO / "params.yaml"
+
+
+@pytest.fixture()
+def bad_params(tmp_path) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(PARAMS.read_text(encoding="utf-8").replace("  batch_size: 8\n", "  batch_sise: 8\n", 1),
+                    encoding="utf-8")
+    return path
+
+
+def run_module(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jsontune", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+
+
+# ---------------------------------------------------------------- check-params in process
+
+
+def test_check_params_ok(capsys):
+    assert main(["check-params", str(PARAMS)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{PARAMS}: ok\n"
+    assert err == ""
+
+
+def test_check_params_defaults_to_params_yaml(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert main(["check-params"]) == 0
+    assert capsys.readouterr().out == "params.yaml: ok\n"
+
+
+def test_check_params_bad_file(capsys, bad_params):
+    assert main(["check-params", str(bad_params)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"error: {bad_params}: sft.batch_sise: unknown key; did you mean 'batch_size'?\n"
+
+
+def test_check_params_missing_file(capsys, tmp_path):
+    path = tmp_path / "nope.yaml"
+    assert main(["check-params", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"error: {path}: params file not found\n"
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+def test_command_is_required(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    assert "required: command" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- python -m jsontune
+
+
+def test_module_check_params_ok():
+    proc = run_module("check-params", "params.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "params.yaml: ok\n"
+    assert "Traceback" not in proc.stderr
+
+
+def test_module_check_params_bad_file(bad_params):
+    proc = run_module("check-params", str(bad_params))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.endswith(f"error: {bad_params}: sft.batch_sise: unknown key; did you mean 'batch_size'?\n")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["ok", "bad-file"])
+def test_check_params_does_not_import_torch(bad, bad_params):
+    """check-params must stay light on both paths: a bad params file should not pull in torch (seconds of
+    import time, and a crash instead of the message where torch is not installed)."""
+    target = str(bad_params) if bad else str(PARAMS)
+    code = ("import sys\nfrom jsontune.cli import main\n"
+            f"rc = main(['check-params', {target!r}])\n"
+            "print(rc, 'torch' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.splitlines()[-1] == f"{2 if bad else 0} False"
+
+
+# ---------------------------------------------------------------- stage_main
+
+
+def test_stage_main_runs_and_prints_the_summary(capsys, tmp_path):
+    seen = {}
+
+    def run(params: Params, root: Path) -> dict:
+        """Do a thing.
+
+        More text."""
+        seen["params"], seen["root"] = params, root
+        return {"n": 3, "path": root / "x"}
+
+    stage_main(run, ["--params", str(PARAMS), "--root", str(tmp_path)])
+    assert isinstance(seen["params"], Params)
+    assert seen["params"].dataset.seed == 13
+    assert seen["root"] == tmp_path
+    out = capsys.readouterr().out
+    assert json.loads(out) == {"n": 3, "path": str(tmp_path / "x")}
+
+
+def test_stage_main_bad_params_exit_2(capsys, bad_params, tmp_path):
+    called = []
+    with pytest.raises(SystemExit) as info:
+        stage_main(lambda p, r: called.append(1), ["--params", str(bad_params), "--root", str(tmp_path)])
+    assert info.value.code == 2
+    assert called == []
+    assert capsys.readouterr().err == (f"error: {bad_params}: sft.batch_sise: unknown key; "
+                                       f"did you mean 'batch_size'?\n")
+
+
+def test_stage_main_data_error_exit_2(capsys, tmp_path):
+    def run(params: Params, root: Path) -> None:
+        raise DataError("rows.jsonl:3: text: missing")
+
+    with pytest.raises(SystemExit) as info:
+        stage_main(run, ["--params", str(PARAMS), "--root", str(tmp_path)])
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "error: rows.jsonl:3: text: missing\n"
+
+
+def test_stage_main_other_errors_propagate(tmp_path):
+    def run(params: Params, root: Path) -> None:
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        stage_main(run, ["--params", str(PARAMS), "--root", str(tmp_path)])
+
+
+# ---------------------------------------------------------------- read_texts
+
+
+def test_read_texts_accepts_good_rows_and_skips_blank_lines():
+    stream = io.StringIO('{"text": "hello"}\n\n   \n{"text": "Zoë", "id": 7}\n{"text": " x ", "output": null}')
+    assert read_texts(stream, "in.jsonl") == [{"text": "hello"}, {"text": "Zoë", "id": 7},
+                                              {"text": " x ", "output": None}]
+
+
+def test_read_texts_empty_stream():
+    assert read_texts(io.StringIO(""), "<stdin>") == []
+
+
+def test_read_texts_errors_name_file_and_line():
+    lines = [
+        '{"text": "ok"}',
+        '{"text": "x",',
+        "",
+        '["text"]',
+        '{"message": "hi"}',
+        '{"text": ""}',
+        '{"text": 5}',
+        '{"text": "fine"}',
+    ]
+    with pytest.raises(DataError) as info:
+        read_texts(io.StringIO("\n".join(lines) + "\n"), "<stdin>")
+    assert str(info.value).splitlines() == [
+        "5 invalid rows:",
+        "<stdin>:2: (line): not valid JSON: Expecting property name enclosed in double quotes",
+        "<stdin>:4: text: missing or not a non-empty string",
+        "<stdin>:5: text: missing or not a non-empty string",
+        "<stdin>:6: text: missing or not a non-empty string",
+        "<stdin>:7: text: missing or not a non-empty string",
+    ]
+
+
+def test_read_texts_uses_the_given_name():
+    with pytest.raises(DataError) as info:
+        read_texts(io.StringIO("{}\n"), "data/new.jsonl")
+    assert str(info.value) == "1 invalid rows:\ndata/new.jsonl:1: text: missing or not a non-empty string"
