@@ -19,6 +19,27 @@ SFT_COLUMNS = ("prompt", "completion")
 DPO_COLUMNS = ("prompt", "chosen", "rejected")
 
 
+def score_only_answer_positions_on_cpu() -> None:
+    """Make TRL's fused LM head project only the labelled (answer) positions on CPU too.
+
+    TRL 1.16 scores *every* position on devices without Triton, to keep tile shapes fixed for compiled
+    backends such as Neuron; on an eager CPU that only multiplies the LM-head work by the prompt length
+    (measured here: a DPO step of 8 pairs went from 41 s to about 20 s). Values are unchanged: masked
+    positions are zeroed either way.
+    """
+    from trl.trainer import utils as trl_utils
+
+    original = trl_utils._use_triton
+    if getattr(original, "_jsontune_cpu_compact", False):
+        return
+
+    def use_compact(device: Any) -> bool:
+        return original(device) or device.type == "cpu"
+
+    use_compact._jsontune_cpu_compact = True  # type: ignore[attr-defined]
+    trl_utils._use_triton = use_compact
+
+
 def lora_config(p: LoraParams) -> Any:
     from peft import LoraConfig
 
@@ -142,6 +163,7 @@ def sft_trainer(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]],
                 model_params: ModelParams, output_dir: str | Path, live_dir: str | Path | None = None) -> Any:
     """An ``SFTTrainer`` over prompt/completion rows: TRL masks the prompt, so only the answer trains."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    score_only_answer_positions_on_cpu()
     model = _prepare(base_model, model_params.quantization != "none")
     return _answer_only_trainer_class()(model=model, args=sft_config(p, output_dir, model_params),
                       train_dataset=_dataset(rows, SFT_COLUMNS), processing_class=tokenizer,
@@ -164,6 +186,7 @@ def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], 
     from peft import PeftModel
     from trl import DPOTrainer
 
+    score_only_answer_positions_on_cpu()
     model = _prepare(base_model, model_params.quantization != "none")
     model = PeftModel.from_pretrained(model, str(sft_adapter), is_trainable=True)
     trainer = DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params),

@@ -83,3 +83,15 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_model(tmp_path: Path, tiny_model: 
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = dvc(tmp_path, env, "status")
     assert "dpo" in status and "sft:" not in status and "dataset:" not in status and "baseline:" not in status
+
+    messages = tmp_path / "messages.jsonl"
+    messages.write_text('{"text": "where is order A12345?", "id": 7}\n\n{"text": "cancel it please"}\n')
+    jsontune = str(Path(sys.executable).parent / "jsontune")
+    subprocess.run([jsontune, "predict", "--model", "runs/merged", "--input", str(messages), "--output", "out.jsonl"],
+                   cwd=tmp_path, env=env, check=True, capture_output=True)
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["text"] for r in rows] == ["where is order A12345?", "cancel it please"] and rows[0]["id"] == 7
+    assert all({"output", "raw", "json_valid", "schema_valid"} <= set(r) for r in rows)
+    bad = subprocess.run([jsontune, "predict", "--model", "runs/merged", "--input", "-"], cwd=tmp_path, env=env,
+                         input='{"txt": "x"}\n', capture_output=True, text=True)
+    assert bad.returncode == 2 and "<stdin>:1: text: missing" in bad.stderr

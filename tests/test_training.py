@@ -55,7 +55,7 @@ def test_only_the_json_answer_and_end_of_turn_are_trained(tiny_model: Path, sche
 
 # Losses of the first steps on the tiny model (seed 0 init, sft.seed 13). Regenerate deliberately if a
 # change to masking, data formatting or the optimiser is intended: pytest -k loss_regression -s
-EXPECTED_LOSSES = [10.827, 10.747, 10.697, 10.685]
+EXPECTED_LOSSES = [10.791, 10.778, 10.697, 10.693]
 
 
 def test_loss_regression(tiny_model: Path, schema: dict, tmp_path: Path) -> None:
