@@ -89,15 +89,23 @@ def dpo_config(p: DpoParams, output_dir: str | Path, model: ModelParams) -> Any:
     return DPOConfig(**_common_args(p, output_dir, model), **kw)
 
 
-def _live_callback(live_dir: str | Path | None) -> list[Any]:
-    """Loss curves for ``dvc plots``; dvclive is told not to touch git or DVC experiments."""
-    if live_dir is None:
-        return []
-    from transformers.integrations import DVCLiveCallback
+CURVE_KEYS = ("loss", "learning_rate", "grad_norm", "mean_token_accuracy", "rewards/accuracies", "rewards/margins")
 
+
+def log_curves(live_dir: str | Path, log_history: Sequence[dict[str, Any]]) -> None:
+    """Per-step training curves for ``dvc plots``, written with dvclive from the trainer's own history
+    (one row per logged step; the end-of-training summary row is skipped)."""
     from dvclive import Live
 
-    return [DVCLiveCallback(live=Live(str(live_dir), save_dvc_exp=False, dvcyaml=None, report=None))]
+    live = Live(str(live_dir), save_dvc_exp=False, dvcyaml=None, report=None)
+    for entry in log_history:
+        if "loss" not in entry:
+            continue
+        live.step = int(entry["step"])
+        for key in CURVE_KEYS:
+            if key in entry:
+                live.log_metric(key.replace("/", "_"), float(entry[key]))
+    live.end()
 
 
 def _dataset(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Any:
@@ -160,22 +168,24 @@ def _answer_only_trainer_class() -> type:
 
 
 def sft_trainer(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], p: SftParams,
-                model_params: ModelParams, output_dir: str | Path, live_dir: str | Path | None = None) -> Any:
+                model_params: ModelParams, output_dir: str | Path) -> Any:
     """An ``SFTTrainer`` over prompt/completion rows: TRL masks the prompt, so only the answer trains."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     score_only_answer_positions_on_cpu()
     model = _prepare(base_model, model_params.quantization != "none")
     return _answer_only_trainer_class()(model=model, args=sft_config(p, output_dir, model_params),
                       train_dataset=_dataset(rows, SFT_COLUMNS), processing_class=tokenizer,
-                      peft_config=lora_config(p.lora), callbacks=_live_callback(live_dir))
+                      peft_config=lora_config(p.lora))
 
 
 def train_sft(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], p: SftParams,
               model_params: ModelParams, output_dir: str | Path, live_dir: str | Path | None = None) -> dict:
     """Train a LoRA adapter and save it; returns the train metrics and the per-step log."""
-    trainer = sft_trainer(base_model, tokenizer, rows, p, model_params, output_dir, live_dir)
+    trainer = sft_trainer(base_model, tokenizer, rows, p, model_params, output_dir)
     result = trainer.train()
     trainer.model.save_pretrained(output_dir, safe_serialization=True)
+    if live_dir is not None:
+        log_curves(live_dir, trainer.state.log_history)
     return {"train": result.metrics, "log": trainer.state.log_history}
 
 
@@ -190,12 +200,13 @@ def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], 
     model = _prepare(base_model, model_params.quantization != "none")
     model = PeftModel.from_pretrained(model, str(sft_adapter), is_trainable=True)
     trainer = DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params),
-                         train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer,
-                         callbacks=_live_callback(live_dir))
+                         train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer)
     result = trainer.train()
     if "ref" in trainer.model.peft_config:
         trainer.model.delete_adapter("ref")
     trainer.model.save_pretrained(output_dir, safe_serialization=True)
+    if live_dir is not None:
+        log_curves(live_dir, trainer.state.log_history)
     return {"train": result.metrics, "log": trainer.state.log_history}
 
 

@@ -72,7 +72,11 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_model(tmp_path: Path, tiny_model: 
     assert not list((tmp_path / "runs").rglob("*.bin")) and not list((tmp_path / "runs").rglob("*.pt"))
     report = (tmp_path / "reports/eval.md").read_text()
     assert "| exact_match |" in report and "baseline" in report and "dpo" in report
-    assert list((tmp_path / "dvclive/sft/plots/metrics").rglob("*.tsv"))
+    for stage in ("sft", "dpo"):
+        curve = (tmp_path / f"dvclive/{stage}/plots/metrics/loss.tsv").read_text().splitlines()
+        steps = json.loads((tmp_path / f"metrics/{stage}_train.json").read_text())["steps"]
+        assert curve[0] == "step\tloss" and len(curve) - 1 == steps
+    assert (tmp_path / "dvclive/dpo/plots/metrics/rewards_accuracies.tsv").is_file()
 
     assert "Data and pipelines are up to date" in dvc(tmp_path, env, "repro")
     diff = json.loads(dvc(tmp_path, env, "metrics", "diff", "--json"))
