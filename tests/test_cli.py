@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from jsontune.cli import main, stage_main
 from jsontune.config import Params
@@ -23,8 +24,9 @@ PARAMS = REPO / "params.yaml"
 @pytest.fixture()
 def bad_params(tmp_path) -> Path:
     path = tmp_path / "bad.yaml"
-    path.write_text(PARAMS.read_text(encoding="utf-8").replace("  batch_size: 8\n", "  batch_sise: 8\n", 1),
-                    encoding="utf-8")
+    data = yaml.safe_load(PARAMS.read_text(encoding="utf-8"))
+    data["sft"]["batch_sise"] = data["sft"].pop("batch_size")
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
 
 
