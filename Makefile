@@ -9,10 +9,13 @@ SHELL := /bin/bash
 ifdef JSONTUNE_SYSTEM_PYTHON
 BIN :=
 STAMP := .system-python-ok
+RUN_ENV :=
 else
 VENV ?= .venv
 BIN := $(VENV)/bin/
 STAMP := $(VENV)/.installed
+# dvc runs each stage as `python stages/...`: that python must be the venv's.
+RUN_ENV := PATH="$(abspath $(VENV))/bin:$$PATH"
 endif
 PY := $(BIN)python
 MODEL_DIR := models/SmolLM2-135M-Instruct
@@ -41,11 +44,11 @@ $(MODEL_DIR)/model.safetensors: | $(STAMP)
 model: $(MODEL_DIR)/model.safetensors ## build the embedded SmolLM2-135M-Instruct checkpoint (once)
 
 data: setup ## run the dataset stage only
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(BIN)dvc repro dataset
+	$(RUN_ENV) $(BIN)dvc repro dataset
 
 train: setup model ## run the whole pipeline (dvc repro): dataset, baseline, sft, dpo, eval, merge
 	$(BIN)jsontune check-params params.yaml
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(BIN)dvc repro
+	$(RUN_ENV) $(BIN)dvc repro
 
 lint: setup ## ruff
 	$(BIN)ruff check jsontune stages tests
