@@ -40,7 +40,7 @@ class Example:
     """Where the row came from (``file:line`` or ``synthetic``), kept for error messages and inspection."""
 
 
-def _raise_errors(errors: list[str], what: str) -> None:
+def raise_errors(errors: list[str], what: str) -> None:
     if errors:
         shown = errors[:MAX_REPORTED_ERRORS]
         more = len(errors) - len(shown)
@@ -78,16 +78,9 @@ def read_labelled_jsonl(path: str | Path, schema: dict[str, Any]) -> tuple[list[
         if not line.strip():
             blank += 1
             continue
-        if len(line) > MAX_LINE_CHARS:
-            errors.append(f"{where}: (line): {len(line)} characters, more than the limit of {MAX_LINE_CHARS}")
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(f"{where}: (line): not valid JSON: {exc.msg} at column {exc.colno}")
-            continue
-        if not isinstance(row, dict):
-            errors.append(f"{where}: (line): expected a JSON object, got {type(row).__name__}")
+        row, problem = parse_object_line(line, where)
+        if problem:
+            errors.append(problem)
             continue
         extra = sorted(set(row) - {"text", "output", "source"})
         if extra:
@@ -108,8 +101,21 @@ def read_labelled_jsonl(path: str | Path, schema: dict[str, Any]) -> tuple[list[
             continue
         examples.append(Example(text=text, output=canonical(output, schema), group=near_duplicate_key(text),
                                 origin=where))
-    _raise_errors(errors, f"rows in {path}")
+    raise_errors(errors, f"rows in {path}")
     return examples, blank
+
+
+def parse_object_line(line: str, where: str) -> tuple[Any, str | None]:
+    """One JSONL line as a JSON object, or ``(None, "file:line: (line): reason")``; size-bounded."""
+    if len(line) > MAX_LINE_CHARS:
+        return None, f"{where}: (line): {len(line)} characters, more than the limit of {MAX_LINE_CHARS}"
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"{where}: (line): not valid JSON: {exc.msg} at column {exc.colno}"
+    if not isinstance(row, dict):
+        return None, f"{where}: (line): expected a JSON object, got {type(row).__name__}"
+    return row, None
 
 
 def near_duplicate_key(text: str) -> str:
@@ -133,7 +139,7 @@ def deduplicate(examples: Sequence[Example]) -> tuple[list[Example], int]:
         elif first.output != ex.output:
             errors.append(f"{ex.origin}: output: conflicts with {first.origin} for the same text "
                           f"({json.dumps(first.output)} vs {json.dumps(ex.output)})")
-    _raise_errors(errors, "rows (conflicting labels)")
+    raise_errors(errors, "rows (conflicting labels)")
     return kept, len(examples) - len(kept)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from jsontune.config import load_params
-from jsontune.data import DataError, prompt_messages
+from jsontune.data import DataError, parse_object_line, prompt_messages, raise_errors
 from jsontune.metrics import parse_output
 from jsontune.schema import is_valid, load_schema
 
@@ -20,17 +20,14 @@ def read_texts(stream: IO[str], name: str) -> list[dict[str, Any]]:
     for lineno, line in enumerate(stream, start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(f"{name}:{lineno}: (line): not valid JSON: {exc.msg}")
-            continue
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
+        row, problem = parse_object_line(line, f"{name}:{lineno}")
+        if problem:
+            errors.append(problem)
+        elif not isinstance(row.get("text"), str) or not row["text"].strip():
             errors.append(f"{name}:{lineno}: text: missing or not a non-empty string")
-            continue
-        rows.append(row)
-    if errors:
-        raise DataError(f"{len(errors)} invalid rows:\n" + "\n".join(errors[:50]))
+        else:
+            rows.append(row)
+    raise_errors(errors, "rows")
     return rows
 
 
