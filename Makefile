@@ -51,7 +51,7 @@ train: setup model ## run the whole pipeline (dvc repro): dataset, baseline, sft
 	$(RUN_ENV) $(BIN)dvc repro
 
 lint: setup ## ruff
-	$(BIN)ruff check jsontune stages tests
+	$(BIN)ruff check jsontune stages tests bench
 
 test: setup model lint ## lint, then every test (including the short real-model smoke)
 	$(PY) -m pytest -q
