@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -252,9 +253,10 @@ def test_allowed_literals_load(tmp_path, value):
 
 def test_exponent_without_dot_parses_as_float(tmp_path):
     text = PARAMS.read_text(encoding="utf-8")
-    assert "  learning_rate: 0.001\n" in text and "  learning_rate: 0.00005\n" in text
-    text = text.replace("  learning_rate: 0.001\n", "  learning_rate: 1e-3\n")
-    text = text.replace("  learning_rate: 0.00005\n", "  learning_rate: 5E-5\n")
+    lines = re.findall(r"^  learning_rate: .*$", text, flags=re.M)
+    assert len(lines) == 2  # sft, then dpo
+    text = text.replace(lines[0], "  learning_rate: 1e-3", 1)
+    text = text.replace(lines[1], "  learning_rate: 5E-5", 1)
     path = tmp_path / "params.yaml"
     path.write_text(text, encoding="utf-8")
     raw = yaml.safe_load(text)
@@ -265,14 +267,16 @@ def test_exponent_without_dot_parses_as_float(tmp_path):
 
 
 def test_exponent_string_is_range_checked(tmp_path):
-    text = PARAMS.read_text(encoding="utf-8").replace("  learning_rate: 0.001\n", "  learning_rate: 2e0\n")
+    text = re.sub(r"^  learning_rate: .*$", "  learning_rate: 2e0", PARAMS.read_text(encoding="utf-8"), count=1,
+                  flags=re.M)
     path = tmp_path / "params.yaml"
     path.write_text(text, encoding="utf-8")
     assert error_of(path) == f"{path}: sft.learning_rate: 2.0 is out of range [1e-08, 1.0]"
 
 
 def test_exponent_string_is_not_accepted_for_int(tmp_path):
-    text = PARAMS.read_text(encoding="utf-8").replace("  max_length: 256\n", "  max_length: 1e3\n", 1)
+    text = re.sub(r"^  max_length: .*$", "  max_length: 1e3", PARAMS.read_text(encoding="utf-8"), count=1,
+                  flags=re.M)
     path = tmp_path / "params.yaml"
     path.write_text(text, encoding="utf-8")
     assert error_of(path) == f"{path}: sft.max_length: '1e3' is not int"
