@@ -58,12 +58,11 @@ def _tokenizer_and_schema(params: Params) -> tuple[Any, dict[str, Any]]:
     return load_tokenizer(params.model), load_schema(params.task.schema)
 
 
-def _evaluate(params: Params, root: Path, stage: str, model: Any, tok: Any, schema: dict[str, Any],
-              split: str = "test") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _evaluate(params: Params, rows: list[dict[str, Any]], stage: str, model: Any, tok: Any,
+              schema: dict[str, Any], split: str = "test") -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from jsontune.evaluation import evaluate_rows
 
-    return evaluate_rows(model, tok, load_split(root, split), schema, params.generation,
-                         desc=f"{stage} on {split}")
+    return evaluate_rows(model, tok, rows, schema, params.generation, desc=f"{stage} on {split}")
 
 
 def run_baseline(params: Params, root: Path) -> dict[str, Any]:
@@ -72,7 +71,7 @@ def run_baseline(params: Params, root: Path) -> dict[str, Any]:
 
     tok, schema = _tokenizer_and_schema(params)
     model = load_for_inference(params.model)
-    predictions, metrics = _evaluate(params, root, "baseline", model, tok, schema)
+    predictions, metrics = _evaluate(params, load_split(root, "test"), "baseline", model, tok, schema)
     data_mod.write_jsonl(root / PREDICTIONS.format(stage="baseline"), predictions)
     _write_json(root / STAGE_METRICS.format(stage="baseline"), metrics)
     return metrics
@@ -140,15 +139,15 @@ def run_eval(params: Params, root: Path) -> dict[str, Any]:
     stages = {"baseline": _read_json(root / STAGE_METRICS.format(stage="baseline"))}
     examples = {"baseline": data_mod.read_jsonl(root / PREDICTIONS.format(stage="baseline"))}
     val: dict[str, Any] = {}
-    has_val = bool(load_split(root, "val"))
+    test_rows, val_rows = load_split(root, "test"), load_split(root, "val")
     for stage in ("sft", "dpo"):
         model = load_for_inference(params.model, root / ADAPTER.format(stage=stage))
-        predictions, metrics = _evaluate(params, root, stage, model, tok, schema)
+        predictions, metrics = _evaluate(params, test_rows, stage, model, tok, schema)
         data_mod.write_jsonl(root / PREDICTIONS.format(stage=stage), predictions)
         _write_json(root / STAGE_METRICS.format(stage=stage), metrics)
         stages[stage], examples[stage] = metrics, predictions
-        if has_val:
-            val[stage] = _evaluate(params, root, stage, model, tok, schema, split="val")[1]
+        if val_rows:
+            val[stage] = _evaluate(params, val_rows, stage, model, tok, schema, split="val")[1]
         del model
     _write_json(root / VAL_METRICS, val)
     (root / REPORT).parent.mkdir(parents=True, exist_ok=True)
