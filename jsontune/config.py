@@ -36,8 +36,10 @@ class ModelParams:
 
 @dataclass
 class TaskParams:
-    schema: str = "jsontune/tasks/support_ticket/schema.json"
+    name: str = "support_ticket"
+    """A built-in task (``support_ticket``, ``user_profile``) or the path of a task folder (see jsontune/tasks)."""
     system_prompt: str = ""
+    """Empty: the task's own ``system_prompt.txt``; any text overrides it."""
 
 
 @dataclass
