@@ -114,7 +114,8 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
                              max_new_tokens=params.generation.max_new_tokens, do_sample=True,
                              temperature=p.on_policy_temperature, seed=p.seed, desc="on-policy samples")
         del sampler
-    pairs, kinds = build_pairs(rows, schema, p.hard_negatives_per_prompt, p.seed, on_policy)
+    pairs, kinds = build_pairs(rows, schema, p.hard_negatives_per_prompt, p.seed, on_policy,
+                               confusable=load_task(params.task.name).confusable)
     if not pairs:
         raise ValueError("no DPO pairs: raise dpo.hard_negatives_per_prompt or enable dpo.on_policy")
     set_seed(p.seed)
