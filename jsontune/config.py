@@ -45,7 +45,8 @@ class TaskParams:
 @dataclass
 class DatasetParams:
     source: str = "synthetic"
-    """``synthetic`` for the built-in generator, or a path to a JSONL file of {"text", "output"} rows."""
+    """``synthetic`` (the task's generator.py), ``task`` (the task's data.jsonl, else its generator), or a
+    path to a JSONL file of {"text", "output"} rows."""
     n_examples: int = 1500
     val_fraction: float = 0.1
     test_fraction: float = 0.2

@@ -73,6 +73,7 @@ ALIASES: dict[str, list[str]] = {
     "PostgreSQL": ["Postgres", "postgres"], "Kubernetes": ["k8s", "K8s"], "Go": ["Golang"],
     "scikit-learn": ["sklearn"], "JavaScript": ["JS"], "TypeScript": ["TS"], "Node.js": ["Node", "NodeJS"],
 }
+CASE_SENSITIVE = frozenset({"R", "Go"})
 NON_POOL_TOOLS = ["Excel", "Notion", "Slack", "Photoshop", "Confluence", "Miro", "PowerPoint", "Salesforce",
                   "Zapier", "Airtable"]
 
@@ -264,11 +265,14 @@ def templates() -> dict[str, list[str]]:
 
 
 def skill_pattern(skill: str) -> re.Pattern[str]:
-    """A mention of ``skill`` or one of its aliases as a whole token ("Java" is not in "JavaScript")."""
-    names = [skill, *ALIASES.get(skill, [])]
-    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    flags = 0 if len(skill) <= 2 or skill in ("Go",) else re.IGNORECASE
-    return re.compile(rf"(?<![\w+#.-])(?:{alternatives})(?![\w+#]|\.\w)", flags)
+    """A mention of ``skill`` or one of its aliases as a whole token ("Java" is not in "JavaScript").
+
+    Case is ignored except for the short names in CASE_SENSITIVE ("R", "Go"), which are ordinary words
+    in lower case.
+    """
+    names = sorted([skill, *ALIASES.get(skill, [])], key=len, reverse=True)
+    alternatives = "|".join(re.escape(n) if n in CASE_SENSITIVE else f"(?i:{re.escape(n)})" for n in names)
+    return re.compile(rf"(?<![\w+#.-])(?:{alternatives})(?![\w+#]|\.\w)")
 
 
 def _years(rng: random.Random) -> tuple[str, int]:
@@ -287,7 +291,7 @@ def _years(rng: random.Random) -> tuple[str, int]:
 def _skill_surface(skill: str, rng: random.Random) -> str:
     if skill in ALIASES and rng.random() < 0.3:
         return rng.choice(ALIASES[skill])
-    if len(skill) > 2 and skill not in ("Go",) and rng.random() < 0.1:
+    if skill not in CASE_SENSITIVE and rng.random() < 0.1:
         return skill.lower()
     return skill
 
@@ -429,7 +433,7 @@ def _make_example(rng: random.Random, template_id: str) -> Example | None:
         text = _add_typos(text, protected, rng)
     if not _mentions_in_order(text, skills) or name not in text:
         return None
-    if rng.random() < 0.06:
+    if rng.random() < 0.06 and not CASE_SENSITIVE & {*skills, slot["learn"]}:
         text, name = text.lower(), name.lower()
         email = email.lower() if email else None
 
