@@ -215,7 +215,8 @@ def prompt_messages(text: str, system_prompt: str) -> list[dict[str, str]]:
 
 
 def data_card(splits: dict[str, list[Example]], schema: dict[str, Any], **counts: int) -> dict[str, Any]:
-    """Counts per enum value and the share of null/non-null fields, per split."""
+    """Counts per enum value, the share of non-null values of nullable fields, the mean of integer fields
+    and the mean item count of array fields, per split."""
     card: dict[str, Any] = dict(counts)
     for split, rows in splits.items():
         entry: dict[str, Any] = {"n": len(rows)}
@@ -227,6 +228,10 @@ def data_card(splits: dict[str, list[Example]], schema: dict[str, Any], **counts
                 entry[name] = {str(v): c.get(v, 0) for v in prop["enum"]}
             elif None in values or "null" in str(prop.get("type")):
                 entry[f"{name}_present"] = round(sum(v is not None for v in values) / max(1, len(rows)), 4)
+            elif prop.get("type") == "integer":
+                entry[f"{name}_mean"] = round(sum(values) / max(1, len(rows)), 4)
+            elif prop.get("type") == "array":
+                entry[f"{name}_mean_items"] = round(sum(len(v) for v in values) / max(1, len(rows)), 4)
         card[split] = entry
     return card
 

@@ -315,7 +315,12 @@ def _diagnose_value(value: Any, expected: Any, sub: dict[str, Any], wrong_field:
             return {"wrong_type"}
     kinds: set[str] = set()
     expected_value = None if expected is _MISSING else expected
-    for error in _sub_validator(json.dumps(sub, sort_keys=True)).iter_errors(value):
+    errors = list(_sub_validator(json.dumps(sub, sort_keys=True)).iter_errors(value))
+    # A value of the wrong type also fails its enum; report the type only, as at the top level.
+    mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    for error in errors:
+        if error.validator in ("enum", "const") and tuple(error.absolute_path) in mistyped:
+            continue
         kinds |= _error_kinds(error, expected_value)
     if kinds:
         return kinds
