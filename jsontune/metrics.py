@@ -37,6 +37,8 @@ OUT_OF_RANGE = "out_of_range"
 _RANGE_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
                              "minItems", "maxItems", "minProperties", "maxProperties", "minContains",
                              "maxContains"})
+_NAMED_SCHEMAS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_DATA_KEYWORDS = ("enum", "const", "default", "examples")
 
 MAX_CHARS = 100_000
 # Outputs are untrusted: cap how many '{' positions are tried when looking for an object in prose.
@@ -120,18 +122,24 @@ def _wrong_field_kinds(schema: dict[str, Any]) -> dict[str, str]:
     return kinds
 
 
-def _has_range(node: Any) -> bool:
-    if isinstance(node, dict):
-        return bool(_RANGE_KEYWORDS & node.keys()) or any(_has_range(v) for v in node.values())
-    if isinstance(node, list):
-        return any(_has_range(v) for v in node)
-    return False
+def _has_range(sub: Any) -> bool:
+    """Whether a (sub-)schema, at any depth, has a keyword whose violation is ``out_of_range``."""
+    if isinstance(sub, list):
+        return any(_has_range(v) for v in sub)
+    if not isinstance(sub, dict):
+        return False
+    if _RANGE_KEYWORDS & sub.keys():
+        return True
+    # Under "properties" and the like the keys are names, not keywords; enum/const/default hold data.
+    named = [v for k in _NAMED_SCHEMAS if isinstance(sub.get(k), dict) for v in sub[k].values()]
+    nested = [v for k, v in sub.items() if k not in _NAMED_SCHEMAS and k not in _DATA_KEYWORDS]
+    return any(_has_range(v) for v in named + nested)
 
 
 def failure_kinds(schema: dict[str, Any]) -> tuple[str, ...]:
     """The stable list of kinds for a schema: the generic ones, ``out_of_range`` when the schema has a
     numeric or size bound, then ``wrong_<field>`` in schema order."""
-    extra = (OUT_OF_RANGE,) if _has_range(schema["properties"]) else ()
+    extra = (OUT_OF_RANGE,) if _has_range(schema) else ()
     return FAILURE_KINDS + extra + tuple(_wrong_field_kinds(schema).values())
 
 

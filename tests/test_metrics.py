@@ -458,6 +458,8 @@ def nested(who: dict, **top) -> OutputScore:
 
 def test_nested_objects_get_leaf_accuracy_and_deep_failure_kinds():
     assert failure_kinds(NESTED_SCHEMA) == FAILURE_KINDS + ("out_of_range", "wrong_id", "wrong_who")
+    named_minimum = {"type": "object", "properties": {"minimum": {"type": "integer"}, "e": {"enum": [{"maximum": 1}]}}}
+    assert failure_kinds(named_minimum) == FAILURE_KINDS + ("wrong_minimum",)  # a name and enum data, no bound
     ok = nested(NESTED_GOLD["who"])
     assert ok.exact_match and ok.subfields == {"who.name": True, "who.tier": True, "who.home.city": True}
     city = nested({"name": "Ana", "tier": "GOLD", "home": {"city": "Lisbon"}})
