@@ -139,9 +139,9 @@ def _value_negatives(
     pattern = sub.get("pattern")
     if isinstance(value, str) and pattern and not re.search(pattern, "#" + value):
         yield "hash_prefix", _replace(gold, name, "#" + value, schema)
-    if isinstance(value, str) and (pattern or "format" in sub):
-        for corrupt in (f"mailto:{value}", value.replace("@", " at "), f"<{value}>"):
-            if corrupt != value and not is_valid({**gold, name: corrupt}, schema):
+    if isinstance(value, str) and "@" in value and (pattern or "format" in sub):
+        for corrupt in (f"mailto:{value}", value.replace("@", " at ")):  # how addresses get mangled in prose
+            if not is_valid({**gold, name: corrupt}, schema):
                 yield "invalid_format", _replace(gold, name, corrupt, schema)
                 break
     if isinstance(value, str) and _NAME_LIKE.fullmatch(value):
