@@ -17,7 +17,7 @@ from jsontune.config import load_params
 from jsontune.data import prompt_messages, read_jsonl
 from jsontune.evaluation import evaluate_rows
 from jsontune.models import load_base_model, load_for_inference, load_tokenizer
-from jsontune.schema import load_schema
+from jsontune.tasks import load_task
 from jsontune.training import train_sft
 
 p = load_params("params.yaml")
@@ -50,7 +50,7 @@ t = time.time()
 r = train_sft(load_base_model(p.model), tok, rows, p.sft, p.model, out)
 tt = time.time() - t
 model = load_for_inference(p.model, out)
-_, m = evaluate_rows(model, tok, val_rows, load_schema(p.task.schema), p.generation)
+_, m = evaluate_rows(model, tok, val_rows, load_task(p.task.name).schema, p.generation)
 summary = {"train_s": round(tt), "steps": r["log"][-1]["step"], "em": m["exact_match"],
            "per_field": m["per_field"], "schema": m["schema_validity"]}
 print("RESULT", name, json.dumps(summary))

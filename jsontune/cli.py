@@ -17,8 +17,9 @@ from typing import Any
 from jsontune.config import DEFAULT_PARAMS, Params, ParamsError, load_params
 from jsontune.data import DataError
 from jsontune.schema import SchemaFileError
+from jsontune.tasks import TaskError, load_task
 
-USER_ERRORS: tuple[type[Exception], ...] = (ParamsError, DataError, SchemaFileError, FileNotFoundError)
+USER_ERRORS: tuple[type[Exception], ...] = (ParamsError, DataError, SchemaFileError, TaskError, FileNotFoundError)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -42,7 +43,8 @@ def stage_main(run: Callable[[Params, Path], Any], argv: Sequence[str] | None = 
 
 
 def _check_params(args: argparse.Namespace) -> int:
-    load_params(args.file)
+    params = load_params(args.file)
+    load_task(params.task.name, params.task.system_prompt)  # the task folder is part of the configuration
     print(f"{args.file}: ok")
     return 0
 

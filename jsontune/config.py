@@ -36,14 +36,17 @@ class ModelParams:
 
 @dataclass
 class TaskParams:
-    schema: str = "jsontune/tasks/support_ticket/schema.json"
+    name: str = "support_ticket"
+    """A built-in task (``support_ticket``, ``user_profile``) or the path of a task folder (see jsontune/tasks)."""
     system_prompt: str = ""
+    """Empty: the task's own ``system_prompt.txt``; any text overrides it."""
 
 
 @dataclass
 class DatasetParams:
     source: str = "synthetic"
-    """``synthetic`` for the built-in generator, or a path to a JSONL file of {"text", "output"} rows."""
+    """``synthetic`` (the task's generator.py), ``task`` (the task's data.jsonl, else its generator), or a
+    path to a JSONL file of {"text", "output"} rows."""
     n_examples: int = 1500
     val_fraction: float = 0.1
     test_fraction: float = 0.2

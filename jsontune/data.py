@@ -9,7 +9,6 @@ data card that the dataset stage writes as a DVC metric.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import random
 import re
@@ -19,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsontune.schema import TASKS_DIR, canonical, canonical_json, field_names, schema_errors
+from jsontune.schema import canonical, canonical_json, field_names, schema_errors
+from jsontune.tasks import Task
 
 SPLITS = ("train", "val", "test")
 MAX_LINE_CHARS = 1_000_000
@@ -162,15 +162,6 @@ def split_groups(groups: Iterable[str], val_fraction: float, test_fraction: floa
     return out
 
 
-def task_generator(schema_path: str | Path) -> Any:
-    """The synthetic generator module of a built-in task (``jsontune/tasks/<name>/generator.py``)."""
-    path = Path(schema_path).resolve()
-    if not (TASKS_DIR / path.parent.name / "generator.py").is_file():
-        raise DataError(f"dataset.source is 'synthetic' but {schema_path} is not a built-in task schema "
-                        f"(built-in tasks live in {TASKS_DIR}); point dataset.source at a JSONL file instead")
-    return importlib.import_module(f"jsontune.tasks.{path.parent.name}.generator")
-
-
 def synthetic_splits(generator: Any, schema: dict[str, Any], n: int, val_fraction: float,
                      test_fraction: float, seed: int) -> dict[str, list[Example]]:
     """Template-disjoint splits: each intent's phrasing templates are divided between the splits,
@@ -224,7 +215,8 @@ def prompt_messages(text: str, system_prompt: str) -> list[dict[str, str]]:
 
 
 def data_card(splits: dict[str, list[Example]], schema: dict[str, Any], **counts: int) -> dict[str, Any]:
-    """Counts per enum value and the share of null/non-null fields, per split."""
+    """Counts per enum value, the share of non-null values of nullable fields, the mean of integer fields
+    and the mean item count of array fields, per split."""
     card: dict[str, Any] = dict(counts)
     for split, rows in splits.items():
         entry: dict[str, Any] = {"n": len(rows)}
@@ -236,6 +228,10 @@ def data_card(splits: dict[str, list[Example]], schema: dict[str, Any], **counts
                 entry[name] = {str(v): c.get(v, 0) for v in prop["enum"]}
             elif None in values or "null" in str(prop.get("type")):
                 entry[f"{name}_present"] = round(sum(v is not None for v in values) / max(1, len(rows)), 4)
+            elif prop.get("type") == "integer":
+                entry[f"{name}_mean"] = round(sum(values) / max(1, len(rows)), 4)
+            elif prop.get("type") == "array":
+                entry[f"{name}_mean_items"] = round(sum(len(v) for v in values) / max(1, len(rows)), 4)
         card[split] = entry
     return card
 
@@ -263,14 +259,22 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def build_splits(source: str, schema_path: str | Path, schema: dict[str, Any], n_examples: int,
-                 val_fraction: float, test_fraction: float, seed: int
-                 ) -> tuple[dict[str, list[Example]], dict[str, int]]:
-    """The dataset stage's logic: examples from the generator or a JSONL file, split and checked."""
+def build_splits(source: str, task: Task, n_examples: int, val_fraction: float, test_fraction: float,
+                 seed: int) -> tuple[dict[str, list[Example]], dict[str, int]]:
+    """The dataset stage's logic: examples from the task's generator or a JSONL file, split and checked.
+
+    ``source`` is ``synthetic`` (the task's generator), ``task`` (the task's data.jsonl, else its
+    generator) or the path of a JSONL file.
+    """
     counts = {"blank_lines": 0, "duplicates_removed": 0}
+    schema = task.schema
+    if source == "task":
+        source = str(task.data_path) if task.data_path is not None else "synthetic"
     if source == "synthetic":
-        splits = synthetic_splits(task_generator(schema_path), schema, n_examples, val_fraction,
-                                  test_fraction, seed)
+        if task.generator is None:
+            raise DataError(f"dataset.source is 'synthetic' but task {task.name!r} ({task.folder}) has no "
+                            "generator.py; use dataset.source: task (its data.jsonl) or a JSONL path")
+        splits = synthetic_splits(task.generator, schema, n_examples, val_fraction, test_fraction, seed)
         for rows in splits.values():
             for ex in rows:
                 problems = schema_errors(ex.output, schema)

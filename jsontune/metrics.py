@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -32,10 +32,17 @@ FAILURE_KINDS: tuple[str, ...] = (
     "wrong_key_order",
 )
 
+# Added to a schema's kinds only when the schema has a bound that can be violated.
+OUT_OF_RANGE = "out_of_range"
+_RANGE_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+                             "minItems", "maxItems", "minProperties", "maxProperties", "minContains",
+                             "maxContains"})
+_NAMED_SCHEMAS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_DATA_KEYWORDS = ("enum", "const", "default", "examples")
+
 MAX_CHARS = 100_000
 # Outputs are untrusted: cap how many '{' positions are tried when looking for an object in prose.
 _MAX_OBJECT_STARTS = 64
-_STRING_CONSTRAINTS = ("pattern", "format", "minLength", "maxLength")
 # A string spelling of null where the schema allows a real null is a type confusion, not a value.
 _NULL_WORDS = frozenset({"null", "none"})
 _JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
@@ -65,6 +72,10 @@ class OutputScore:
     failures: tuple[str, ...]
     parsed: dict[str, Any] | None
     recovered: dict[str, Any] | None = None
+    items: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    """Per array field: (matched, predicted, gold) counts of distinct items, for set precision/recall."""
+    subfields: dict[str, bool] = field(default_factory=dict)
+    """Per leaf of a nested object field (``address.city``): right or wrong."""
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -111,9 +122,25 @@ def _wrong_field_kinds(schema: dict[str, Any]) -> dict[str, str]:
     return kinds
 
 
+def _has_range(sub: Any) -> bool:
+    """Whether a (sub-)schema, at any depth, has a keyword whose violation is ``out_of_range``."""
+    if isinstance(sub, list):
+        return any(_has_range(v) for v in sub)
+    if not isinstance(sub, dict):
+        return False
+    if _RANGE_KEYWORDS & sub.keys():
+        return True
+    # Under "properties" and the like the keys are names, not keywords; enum/const/default hold data.
+    named = [v for k in _NAMED_SCHEMAS if isinstance(sub.get(k), dict) for v in sub[k].values()]
+    nested = [v for k, v in sub.items() if k not in _NAMED_SCHEMAS and k not in _DATA_KEYWORDS]
+    return any(_has_range(v) for v in named + nested)
+
+
 def failure_kinds(schema: dict[str, Any]) -> tuple[str, ...]:
-    """The stable list of kinds for a schema: the generic ones, then ``wrong_<field>`` in schema order."""
-    return FAILURE_KINDS + tuple(_wrong_field_kinds(schema).values())
+    """The stable list of kinds for a schema: the generic ones, ``out_of_range`` when the schema has a
+    numeric or size bound, then ``wrong_<field>`` in schema order."""
+    extra = (OUT_OF_RANGE,) if _has_range(schema) else ()
+    return FAILURE_KINDS + extra + tuple(_wrong_field_kinds(schema).values())
 
 
 def _load_object(text: str) -> dict[str, Any] | None:
@@ -237,40 +264,74 @@ def _allows_null(sub: dict[str, Any]) -> bool:
     return types == "null" or (isinstance(types, list) and "null" in types)
 
 
-@lru_cache(maxsize=64)
-def _constraint_validator(constraints_json: str) -> Draft202012Validator:
-    return Draft202012Validator(
-        json.loads(constraints_json), format_checker=Draft202012Validator.FORMAT_CHECKER
-    )
+def _at(obj: Any, path: Sequence[Any]) -> Any:
+    """The value at a JSON path inside ``obj``, or _MISSING."""
+    for part in path:
+        if isinstance(obj, dict) and isinstance(part, str) and part in obj:
+            obj = obj[part]
+        elif isinstance(obj, list) and isinstance(part, int) and 0 <= part < len(obj):
+            obj = obj[part]
+        else:
+            return _MISSING
+    return obj
 
 
-def _string_ok(value: str, sub: dict[str, Any]) -> bool:
-    constraints = {k: sub[k] for k in _STRING_CONSTRAINTS if k in sub}
-    if not constraints:
-        return True
-    return _constraint_validator(json.dumps(constraints, sort_keys=True)).is_valid(value)
+def _enum_kinds(value: Any, expected: Any, enum: Sequence[Any]) -> set[str]:
+    """A value outside (or a wrong member of) an enum: a case slip, a wrong label, or both."""
+    if isinstance(value, str) and not any(json_equal(value, member) for member in enum):
+        same_letters = [m for m in enum if isinstance(m, str) and m.casefold() == value.casefold()]
+        if same_letters:
+            if any(json_equal(m, expected) for m in same_letters):
+                return {"wrong_enum_case"}
+            return {"wrong_enum_case", "wrong_enum_value"}
+    return {"wrong_enum_value"}
+
+
+def _error_kinds(error: Any, expected: Any) -> set[str]:
+    """Failure kinds for one jsonschema error, by the keyword that failed (recursing into anyOf/oneOf)."""
+    keyword = error.validator
+    if keyword == "type":
+        return {"wrong_type"}
+    if keyword in ("enum", "const"):
+        enum = error.validator_value if keyword == "enum" else [error.validator_value]
+        return _enum_kinds(error.instance, _at(expected, list(error.relative_path)), enum)
+    if keyword in _RANGE_KEYWORDS:
+        return {OUT_OF_RANGE}
+    if keyword in ("additionalProperties", "unevaluatedProperties", "propertyNames"):
+        return {"extra_key"}
+    if keyword in ("required", "dependentRequired"):
+        return {"missing_key"}
+    if error.context:
+        return _error_kinds(max(error.context, key=lambda e: len(e.relative_path)), expected)
+    return {"invalid_format"}  # pattern, format, string length, uniqueItems and any other constraint
+
+
+@lru_cache(maxsize=256)
+def _sub_validator(sub_json: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(sub_json), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _diagnose_value(value: Any, expected: Any, sub: dict[str, Any], wrong_field: str | None) -> set[str]:
-    """Why a present value differs from gold; one kind, or case+value for a case-mangled wrong label."""
+    """Why a present value differs from gold: the kinds of the constraints it breaks (from jsonschema's
+    errors), else a wrong enum label or a wrong ``<field>`` value."""
     if not _type_allowed(value, sub):
         return {"wrong_type"}
     if "enum" in sub:
-        enum = sub["enum"]
-        if any(json_equal(value, member) for member in enum):
-            return {"wrong_enum_value"}
-        if isinstance(value, str):
-            same_letters = [m for m in enum if isinstance(m, str) and m.casefold() == value.casefold()]
-            if same_letters:
-                if any(json_equal(m, expected) for m in same_letters):
-                    return {"wrong_enum_case"}
-                return {"wrong_enum_case", "wrong_enum_value"}
-        return {"wrong_enum_value"}
+        return _enum_kinds(value, expected, sub["enum"])
     if isinstance(value, str):
         if _allows_null(sub) and value.strip().casefold() in _NULL_WORDS:
             return {"wrong_type"}
-        if not _string_ok(value, sub):
-            return {"invalid_format"}
+    kinds: set[str] = set()
+    expected_value = None if expected is _MISSING else expected
+    errors = list(_sub_validator(json.dumps(sub, sort_keys=True)).iter_errors(value))
+    # A value of the wrong type also fails its enum; report the type only, as at the top level.
+    mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    for error in errors:
+        if error.validator in ("enum", "const") and tuple(error.absolute_path) in mistyped:
+            continue
+        kinds |= _error_kinds(error, expected_value)
+    if kinds:
+        return kinds
     assert wrong_field is not None
     return {wrong_field}
 
@@ -304,6 +365,49 @@ def _field_ok(parsed: dict[str, Any], gold: dict[str, Any], name: str) -> bool:
     return json_equal(parsed[name], gold[name])
 
 
+def _item_key(item: Any) -> str:
+    return json.dumps(item, sort_keys=True, ensure_ascii=False)
+
+
+def _item_counts(parsed: dict[str, Any] | None, gold: dict[str, Any], name: str) -> tuple[int, int, int]:
+    """(matched, predicted, gold) distinct items of an array field; a missing or non-array value predicts none."""
+    pred = parsed.get(name) if parsed is not None else None
+    pred_set = {_item_key(x) for x in pred} if isinstance(pred, list) else set()
+    gold_value = gold.get(name)
+    gold_set = {_item_key(x) for x in gold_value} if isinstance(gold_value, list) else set()
+    return len(pred_set & gold_set), len(pred_set), len(gold_set)
+
+
+def _is_array(sub: dict[str, Any]) -> bool:
+    types = sub.get("type")
+    return types == "array" or (isinstance(types, list) and "array" in types)
+
+
+def _leaf_paths(sub: dict[str, Any], prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Leaf property paths below an object field that declares ``properties`` (depth-first, schema order)."""
+    props = sub.get("properties")
+    if not isinstance(props, dict):
+        return [prefix]
+    paths: list[tuple[str, ...]] = []
+    for child, child_sub in props.items():
+        paths += _leaf_paths(child_sub if isinstance(child_sub, dict) else {}, (*prefix, child))
+    return paths
+
+
+def _nested_leaves(schema: dict[str, Any]) -> list[tuple[str, ...]]:
+    return [path for name, sub in _properties(schema).items() if isinstance(sub.get("properties"), dict)
+            for path in _leaf_paths(sub, (name,))]
+
+
+def _leaf_ok(parsed: dict[str, Any] | None, gold: dict[str, Any], path: tuple[str, ...]) -> bool:
+    if parsed is None:
+        return False
+    got, want = _at(parsed, path), _at(gold, path)
+    if got is _MISSING or want is _MISSING:
+        return got is _MISSING and want is _MISSING
+    return json_equal(got, want)
+
+
 def score_output(raw: str, gold: dict[str, Any], schema: dict[str, Any]) -> OutputScore:
     """Score one raw generation against its gold object."""
     names = field_names(schema)
@@ -332,6 +436,8 @@ def score_output(raw: str, gold: dict[str, Any], schema: dict[str, Any]) -> Outp
         failures=tuple(kind for kind in failure_kinds(schema) if kind in kinds),
         parsed=parsed,
         recovered=recovered,
+        items={name: _item_counts(parsed, gold, name) for name, sub in _properties(schema).items() if _is_array(sub)},
+        subfields={".".join(path): _leaf_ok(parsed, gold, path) for path in _nested_leaves(schema)},
     )
 
 
@@ -339,8 +445,22 @@ def _rate(numerator: float, n: int) -> float:
     return round(numerator / n, 4)
 
 
+def _set_scores(counts: Sequence[tuple[int, int, int]]) -> dict[str, float]:
+    """Micro-averaged set precision/recall/F1 over outputs; an empty side counts as perfect only if both are."""
+    matched, predicted, expected = (sum(c[i] for c in counts) for i in range(3))
+    precision = matched / predicted if predicted else float(expected == 0)
+    recall = matched / expected if expected else float(predicted == 0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+
+
 def aggregate(scores: Sequence[OutputScore], schema: dict[str, Any]) -> dict[str, Any]:
-    """Corpus-level rates plus a count for every failure kind (zeros kept so reports line up)."""
+    """Corpus-level rates plus a count for every failure kind (zeros kept so reports line up).
+
+    Schemas with array fields also get ``array_fields`` (set precision/recall/F1 of the items; the exact,
+    order-sensitive list accuracy is ``per_field``), and schemas with nested objects ``nested_fields``
+    (accuracy per leaf path). Neither key appears for flat scalar schemas.
+    """
     n = len(scores)
     if n == 0:
         raise ValueError("cannot aggregate zero scores: every rate would be 0/0")
@@ -353,7 +473,7 @@ def aggregate(scores: Sequence[OutputScore], schema: dict[str, Any]) -> dict[str
             if kind not in counts:
                 raise ValueError(f"failure kind {kind!r} is not one this schema produces")
             counts[kind] += 1
-    return {
+    result = {
         "n": n,
         "json_validity": _rate(sum(s.json_valid for s in scores), n),
         "schema_validity": _rate(sum(s.schema_valid for s in scores), n),
@@ -362,3 +482,10 @@ def aggregate(scores: Sequence[OutputScore], schema: dict[str, Any]) -> dict[str
         "per_field": {name: _rate(sum(s.fields[name] for s in scores), n) for name in names},
         "failures": counts,
     }
+    arrays = [name for name, sub in _properties(schema).items() if _is_array(sub)]
+    if arrays:
+        result["array_fields"] = {name: _set_scores([s.items[name] for s in scores]) for name in arrays}
+    leaves = [".".join(p) for p in _nested_leaves(schema)]
+    if leaves:
+        result["nested_fields"] = {leaf: _rate(sum(s.subfields[leaf] for s in scores), n) for leaf in leaves}
+    return result

@@ -10,7 +10,7 @@ from typing import Any
 
 from jsontune import data as data_mod
 from jsontune.config import Params
-from jsontune.schema import load_schema
+from jsontune.tasks import load_task
 
 SPLIT_FILE = "data/{split}.jsonl"
 DATA_CARD = "metrics/data.json"
@@ -40,14 +40,13 @@ def load_split(root: Path, split: str) -> list[dict[str, Any]]:
 
 def run_dataset(params: Params, root: Path) -> dict[str, Any]:
     """Generate or read the examples, split them, write chat-formatted splits and the data card."""
-    schema = load_schema(params.task.schema)
+    task = load_task(params.task.name, params.task.system_prompt)
     d = params.dataset
-    splits, counts = data_mod.build_splits(d.source, params.task.schema, schema, d.n_examples,
-                                           d.val_fraction, d.test_fraction, d.seed)
+    splits, counts = data_mod.build_splits(d.source, task, d.n_examples, d.val_fraction, d.test_fraction, d.seed)
     for split, rows in splits.items():
         data_mod.write_jsonl(root / SPLIT_FILE.format(split=split),
-                             (data_mod.to_chat_row(e, schema, params.task.system_prompt) for e in rows))
-    card = data_mod.data_card(splits, schema, **counts)
+                             (data_mod.to_chat_row(e, task.schema, task.system_prompt) for e in rows))
+    card = data_mod.data_card(splits, task.schema, **counts)
     _write_json(root / DATA_CARD, card)
     return card
 
@@ -55,7 +54,7 @@ def run_dataset(params: Params, root: Path) -> dict[str, Any]:
 def _tokenizer_and_schema(params: Params) -> tuple[Any, dict[str, Any]]:
     from jsontune.models import load_tokenizer
 
-    return load_tokenizer(params.model), load_schema(params.task.schema)
+    return load_tokenizer(params.model), load_task(params.task.name).schema
 
 
 def _evaluate(params: Params, rows: list[dict[str, Any]], stage: str, model: Any, tok: Any,
@@ -115,7 +114,8 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
                              max_new_tokens=params.generation.max_new_tokens, do_sample=True,
                              temperature=p.on_policy_temperature, seed=p.seed, desc="on-policy samples")
         del sampler
-    pairs, kinds = build_pairs(rows, schema, p.hard_negatives_per_prompt, p.seed, on_policy)
+    pairs, kinds = build_pairs(rows, schema, p.hard_negatives_per_prompt, p.seed, on_policy,
+                               confusable=load_task(params.task.name).confusable)
     if not pairs:
         raise ValueError("no DPO pairs: raise dpo.hard_negatives_per_prompt or enable dpo.on_policy")
     set_seed(p.seed)

@@ -11,7 +11,8 @@ from typing import IO, Any
 from jsontune.config import load_params
 from jsontune.data import DataError, parse_object_line, prompt_messages, raise_errors
 from jsontune.metrics import parse_output
-from jsontune.schema import is_valid, load_schema
+from jsontune.schema import is_valid
+from jsontune.tasks import load_task
 
 
 def read_texts(stream: IO[str], name: str) -> list[dict[str, Any]]:
@@ -50,6 +51,7 @@ def predict_file(model_dir: str, input_path: str, output_path: str, params_file:
     from jsontune.models import load_for_inference, load_tokenizer
 
     params = load_params(params_file)
+    task = load_task(params.task.name, params.task.system_prompt)
     model_params = replace(params.model, name=model_dir)
     if input_path == "-":
         rows = read_texts(sys.stdin, "<stdin>")
@@ -61,7 +63,7 @@ def predict_file(model_dir: str, input_path: str, output_path: str, params_file:
             rows = read_texts(fh, str(path))
     tok = load_tokenizer(model_params)
     model = load_for_inference(model_params, adapter)
-    results = predict_rows(model, tok, rows, load_schema(params.task.schema), params.task.system_prompt,
+    results = predict_rows(model, tok, rows, task.schema, task.system_prompt,
                            batch_size or params.generation.batch_size, params.generation.max_new_tokens)
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     if output_path == "-":

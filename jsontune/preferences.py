@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jsontune.metrics import score_output
-from jsontune.negatives import sample_negatives
+from jsontune.negatives import Confusable, sample_negatives
 
 
 def pick_prompts(rows: Sequence[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
@@ -24,9 +24,11 @@ def _pair(row: dict[str, Any], rejected: str, kind: str) -> dict[str, Any]:
 
 
 def build_pairs(rows: Sequence[dict[str, Any]], schema: dict[str, Any], hard_per_prompt: int, seed: int,
-                on_policy_raws: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+                on_policy_raws: Sequence[str] | None = None, confusable: Confusable | None = None
+                ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Pairs for each row: ``hard_per_prompt`` synthetic negatives of distinct kinds, plus the SFT
-    model's own answer when it is not an exact match (on-policy). Returns the pairs and counts per kind."""
+    model's own answer when it is not an exact match (on-policy). ``confusable`` is the task's table of
+    enum labels to prefer for wrong-label negatives. Returns the pairs and counts per kind."""
     rng = random.Random(seed)
     pairs: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
@@ -34,7 +36,8 @@ def build_pairs(rows: Sequence[dict[str, Any]], schema: dict[str, Any], hard_per
             raw = on_policy_raws[i]
             if not score_output(raw, row["output"], schema).exact_match:
                 pairs.append(_pair(row, raw, "on_policy"))
-        for kind, rejected in sample_negatives(row["output"], row["text"], schema, hard_per_prompt, rng):
+        for kind, rejected in sample_negatives(row["output"], row["text"], schema, hard_per_prompt, rng,
+                                                 confusable):
             pairs.append(_pair(row, rejected, kind))
     rng.shuffle(pairs)
     return pairs, dict(sorted(Counter(p["kind"] for p in pairs).items()))

@@ -26,10 +26,11 @@ from jsontune.data import (
     to_chat_row,
 )
 from jsontune.schema import canonical_json, field_names, is_valid
+from jsontune.tasks import load_task
 from jsontune.tasks.support_ticket import generator
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA_REL = "jsontune/tasks/support_ticket/schema.json"
+TICKET = load_task("support_ticket")
 OUT = {"intent": "REFUND", "urgency": "HIGH", "order_id": "A12345"}
 GOOD = json.dumps({"text": "I want my money back for order A12345", "output": OUT})
 
@@ -320,7 +321,7 @@ def real_params():
 @pytest.fixture(scope="module")
 def synthetic(real_params, schema):
     d = real_params.dataset
-    return build_splits("synthetic", REPO / SCHEMA_REL, schema, 300, d.val_fraction, d.test_fraction, d.seed)
+    return build_splits("synthetic", TICKET, 300, d.val_fraction, d.test_fraction, d.seed)
 
 
 def test_synthetic_sizes(synthetic, real_params):
@@ -369,20 +370,22 @@ def test_synthetic_test_covers_every_intent(synthetic, schema):
 
 def test_synthetic_is_deterministic(synthetic, real_params, schema):
     d = real_params.dataset
-    again = build_splits("synthetic", str(REPO / SCHEMA_REL), schema, 300, d.val_fraction, d.test_fraction, d.seed)
+    again = build_splits("synthetic", TICKET, 300, d.val_fraction, d.test_fraction, d.seed)
     assert again == synthetic
-    other, _ = build_splits("synthetic", REPO / SCHEMA_REL, schema, 300, d.val_fraction, d.test_fraction,
+    other, _ = build_splits("synthetic", TICKET, 300, d.val_fraction, d.test_fraction,
                             d.seed + 1)
     assert [e.text for e in other["test"]] != [e.text for e in synthetic[0]["test"]]
 
 
-def test_synthetic_needs_a_built_in_schema(tmp_path, schema):
-    path = tmp_path / "mytask" / "schema.json"
-    path.parent.mkdir()
-    path.write_text(json.dumps(schema), encoding="utf-8")
+def test_synthetic_needs_a_task_generator(tmp_path, schema):
+    folder = tmp_path / "mytask"
+    folder.mkdir()
+    (folder / "schema.json").write_text(json.dumps(schema), encoding="utf-8")
+    (folder / "data.jsonl").write_text(GOOD + "\n", encoding="utf-8")
     with pytest.raises(DataError) as info:
-        build_splits("synthetic", path, schema, 100, 0.1, 0.2, 0)
-    assert str(info.value).startswith(f"dataset.source is 'synthetic' but {path} is not a built-in task schema")
+        build_splits("synthetic", load_task(str(folder)), 100, 0.1, 0.2, 0)
+    assert str(info.value).startswith(f"dataset.source is 'synthetic' but task '{folder}' ({folder}) has no "
+                                      "generator.py")
 
 
 # ---------------------------------------------------------------- build_splits: user JSONL
@@ -414,7 +417,7 @@ def user_file(tmp_path):
 
 
 def test_user_jsonl_splits(user_file, schema):
-    splits, counts = build_splits(str(user_file), SCHEMA_REL, schema, 1500, 0.1, 0.2, 5)
+    splits, counts = build_splits(str(user_file), TICKET, 1500, 0.1, 0.2, 5)
     assert counts == {"blank_lines": 1, "duplicates_removed": 1, "near_duplicates_removed": 0}
     n_unique = len(user_rows()) + 1
     assert sum(len(v) for v in splits.values()) == n_unique
@@ -435,9 +438,9 @@ def test_user_jsonl_splits(user_file, schema):
 
 
 def test_user_jsonl_split_follows_the_seed(user_file, schema):
-    a, _ = build_splits(str(user_file), SCHEMA_REL, schema, 1500, 0.1, 0.2, 5)
-    b, _ = build_splits(str(user_file), SCHEMA_REL, schema, 1500, 0.1, 0.2, 5)
-    c, _ = build_splits(str(user_file), SCHEMA_REL, schema, 1500, 0.1, 0.2, 6)
+    a, _ = build_splits(str(user_file), TICKET, 1500, 0.1, 0.2, 5)
+    b, _ = build_splits(str(user_file), TICKET, 1500, 0.1, 0.2, 5)
+    c, _ = build_splits(str(user_file), TICKET, 1500, 0.1, 0.2, 6)
     assert a == b
     assert {e.text for e in c["test"]} != {e.text for e in a["test"]}
 
@@ -445,14 +448,14 @@ def test_user_jsonl_split_follows_the_seed(user_file, schema):
 def test_user_jsonl_errors_propagate(tmp_path, schema):
     path = write(tmp_path, [GOOD, row(urgency="SOON")])
     with pytest.raises(DataError) as info:
-        build_splits(str(path), SCHEMA_REL, schema, 1500, 0.1, 0.2, 0)
+        build_splits(str(path), TICKET, 1500, 0.1, 0.2, 0)
     assert f"{path}:2: output.urgency: 'SOON' is not one of" in str(info.value)
 
 
 def test_user_jsonl_too_small(tmp_path, schema):
     path = write(tmp_path, [GOOD, row("another message entirely")])
     with pytest.raises(DataError, match="only 2 distinct groups"):
-        build_splits(str(path), SCHEMA_REL, schema, 1500, 0.1, 0.2, 0)
+        build_splits(str(path), TICKET, 1500, 0.1, 0.2, 0)
 
 
 # ---------------------------------------------------------------- chat rows and the data card
@@ -474,8 +477,10 @@ def test_to_chat_row(schema):
 
 def test_to_chat_row_uses_canonical_json(schema, real_params):
     e = Example(text="x", output={"order_id": None, "urgency": "LOW", "intent": "OTHER"}, group="g", origin="o")
-    chat = to_chat_row(e, schema, real_params.task.system_prompt)
-    assert chat["prompt"][0] == {"role": "system", "content": real_params.task.system_prompt}
+    prompt = load_task(real_params.task.name, real_params.task.system_prompt).system_prompt
+    assert prompt.strip()
+    chat = to_chat_row(e, schema, prompt)
+    assert chat["prompt"][0] == {"role": "system", "content": prompt}
     assert [m["role"] for m in chat["prompt"]] == ["system", "user"]
     assert chat["completion"] == [{"role": "assistant", "content": canonical_json(e.output, schema)}]
     assert chat["completion"][0]["content"] == '{"intent": "OTHER", "urgency": "LOW", "order_id": null}'

@@ -367,3 +367,115 @@ def test_aggregate_rejects_empty_and_foreign_scores():
     typed = score_output('{"count": 2, "flag": true, "tags": [], "meta": {}}', TYPED_GOLD, TYPED_SCHEMA)
     with pytest.raises(ValueError):
         aggregate([typed], SCHEMA)
+
+
+# ---------------------------------------------------------------- richer schemas: arrays, bounds, nesting
+
+PROFILE_SCHEMA = load_schema(jsontune.schema.TASKS_DIR / "user_profile" / "schema.json")
+PROFILE_GOLD = {"full_name": "Priya Raman", "email": None, "years_of_experience": 8, "skills": ["Python", "SQL"],
+                "primary_role": "Data Scientist"}
+NESTED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "who": {"type": "object", "properties": {"name": {"type": "string"},
+                                                 "tier": {"enum": ["GOLD", "SILVER"]},
+                                                 "home": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                          "additionalProperties": False}},
+                "required": ["name"], "additionalProperties": False},
+    },
+    "required": ["id", "who"],
+}
+NESTED_GOLD = {"id": 3, "who": {"name": "Ana", "tier": "GOLD", "home": {"city": "Porto"}}}
+
+
+def profile(**changes) -> OutputScore:
+    return score_output(dumps({**PROFILE_GOLD, **changes}), PROFILE_GOLD, PROFILE_SCHEMA)
+
+
+def test_failure_kinds_from_schema_keywords_on_the_profile_schema():
+    assert failure_kinds(PROFILE_SCHEMA) == FAILURE_KINDS + (
+        "out_of_range", "wrong_full_name", "wrong_email", "wrong_years_of_experience", "wrong_skills")
+    cases = {
+        "invalid_format": [{"email": "priya at gmail.com"}, {"email": "mailto:p@x.io"}, {"full_name": ""},
+                           {"skills": ["Python", "Python"]}],
+        "wrong_type": [{"email": "null"}, {"years_of_experience": "8"}, {"years_of_experience": 8.5},
+                       {"years_of_experience": True}, {"skills": "Python, SQL"}, {"skills": ["Python", 1]}],
+        "out_of_range": [{"years_of_experience": -1}],
+        "wrong_enum_case": [{"skills": ["python", "SQL"]}, {"primary_role": "data scientist"}],
+        "wrong_enum_value": [{"skills": ["Python", "Excel"]}, {"primary_role": "Backend Engineer"}],
+        "wrong_email": [{"email": "p@x.io"}],
+        "wrong_years_of_experience": [{"years_of_experience": 34}],
+        "wrong_skills": [{"skills": ["SQL", "Python"]}, {"skills": []}, {"skills": ["Python", "SQL", "Rust"]}],
+        "wrong_full_name": [{"full_name": "Priya"}],
+    }
+    for kind, variants in cases.items():
+        for changes in variants:
+            s = profile(**changes)
+            assert s.failures == (kind,), changes
+            assert not s.exact_match and s.json_valid
+            allowed_label = changes == {"primary_role": "Backend Engineer"}
+            assert s.schema_valid == (kind not in FAILURE_KINDS + ("out_of_range",) or allowed_label), changes
+    # Items are compared by position (the list is ordered): "sql" where gold has "Python" is both a case
+    # slip and a wrong label.
+    assert profile(skills=["sql", "Python"]).failures == ("wrong_enum_case", "wrong_enum_value")
+    assert profile(years_of_experience=8.0).exact_match  # JSON numbers: 8.0 is 8
+    assert profile().failures == () and profile().exact_match
+
+
+def test_array_items_give_set_precision_recall_f1():
+    exact = profile()
+    assert exact.items == {"skills": (2, 2, 2)}
+    assert profile(skills=["SQL", "Python"]).items == {"skills": (2, 2, 2)}  # right set, wrong order
+    assert profile(skills=["Python"]).items == {"skills": (1, 1, 2)}
+    assert profile(skills=["Python", "SQL", "Rust", "Go"]).items == {"skills": (2, 4, 2)}
+    assert profile(skills="Python").items == {"skills": (0, 0, 2)}
+    assert score_output("not json", PROFILE_GOLD, PROFILE_SCHEMA).items == {"skills": (0, 0, 2)}
+    scores = [exact, profile(skills=["SQL", "Python"]), profile(skills=["Python"]),
+              profile(skills=["Python", "SQL", "Rust", "Go"])]
+    agg = aggregate(scores, PROFILE_SCHEMA)
+    # matched 2+2+1+2 = 7 of predicted 2+2+1+4 = 9 and of gold 8
+    assert agg["array_fields"] == {"skills": {"precision": round(7 / 9, 4), "recall": round(7 / 8, 4),
+                                              "f1": round(2 * (7 / 9) * (7 / 8) / (7 / 9 + 7 / 8), 4)}}
+    assert agg["per_field"]["skills"] == 0.25  # exact, order-sensitive list equality
+    assert agg["failures"]["wrong_skills"] == 3 and agg["failures"]["out_of_range"] == 0
+    assert "nested_fields" not in agg
+
+
+def test_empty_arrays_on_both_sides_are_perfect():
+    gold = {**PROFILE_GOLD, "skills": []}
+    s = score_output(dumps(gold), gold, PROFILE_SCHEMA)
+    assert s.items == {"skills": (0, 0, 0)}
+    assert aggregate([s], PROFILE_SCHEMA)["array_fields"]["skills"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    wrong = score_output(dumps({**gold, "skills": ["Go"]}), gold, PROFILE_SCHEMA)
+    assert aggregate([wrong], PROFILE_SCHEMA)["array_fields"]["skills"] == {"precision": 0.0, "recall": 0.0,
+                                                                           "f1": 0.0}
+
+
+def nested(who: dict, **top) -> OutputScore:
+    return score_output(dumps({**NESTED_GOLD, **top, "who": who}), NESTED_GOLD, NESTED_SCHEMA)
+
+
+def test_nested_objects_get_leaf_accuracy_and_deep_failure_kinds():
+    assert failure_kinds(NESTED_SCHEMA) == FAILURE_KINDS + ("out_of_range", "wrong_id", "wrong_who")
+    named_minimum = {"type": "object", "properties": {"minimum": {"type": "integer"}, "e": {"enum": [{"maximum": 1}]}}}
+    assert failure_kinds(named_minimum) == FAILURE_KINDS + ("wrong_minimum",)  # a name and enum data, no bound
+    ok = nested(NESTED_GOLD["who"])
+    assert ok.exact_match and ok.subfields == {"who.name": True, "who.tier": True, "who.home.city": True}
+    city = nested({"name": "Ana", "tier": "GOLD", "home": {"city": "Lisbon"}})
+    assert city.failures == ("wrong_who",)
+    assert city.subfields == {"who.name": True, "who.tier": True, "who.home.city": False}
+    assert nested({"name": "Ana", "tier": "gold", "home": {"city": "Porto"}}).failures == ("wrong_enum_case",)
+    assert nested({"name": "Ana", "tier": "SILVER", "home": {"city": "Porto"}}).failures == ("wrong_who",)
+    assert nested({"name": "Ana", "tier": "BRONZE", "home": {"city": "Porto"}}).failures == ("wrong_enum_value",)
+    assert nested({"name": 7, "tier": "GOLD", "home": {"city": "Porto"}}).failures == ("wrong_type",)
+    assert nested({"tier": "GOLD", "home": {"city": "Porto"}}).failures == ("missing_key",)
+    assert nested({**NESTED_GOLD["who"], "x": 1}).failures == ("extra_key",)
+    assert nested({**NESTED_GOLD["who"], "home": {"city": "Porto", "zip": "1"}}).failures == ("extra_key",)
+    assert nested(NESTED_GOLD["who"], id=0).failures == ("out_of_range",)
+    missing_leaf = nested({"name": "Ana", "tier": "GOLD"})
+    assert missing_leaf.subfields["who.home.city"] is False and missing_leaf.failures == ("wrong_who",)
+    agg = aggregate([ok, city, missing_leaf], NESTED_SCHEMA)
+    assert agg["nested_fields"] == {"who.name": 1.0, "who.tier": 1.0, "who.home.city": 0.3333}
+    assert agg["per_field"] == {"id": 1.0, "who": 0.3333}
+    assert "array_fields" not in agg

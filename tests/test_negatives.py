@@ -11,8 +11,10 @@ import jsontune.schema
 from jsontune.metrics import score_output
 from jsontune.negatives import NEGATIVE_KINDS, hard_negatives, sample_negatives
 from jsontune.schema import canonical, canonical_json, load_schema
+from jsontune.tasks import load_task
 
 SCHEMA = load_schema(jsontune.schema.TASKS_DIR / "support_ticket" / "schema.json")
+RULES = load_task("support_ticket").confusable
 
 CASES = [
     (
@@ -46,8 +48,10 @@ EXPECTED_FAILURE = {
     "wrong_enum_case": "wrong_enum_case",
     "wrong_enum_value": "wrong_enum_value",
     "hash_prefix": "invalid_format",
+    "invalid_format": "invalid_format",
     "wrong_value": "wrong_order_id",
     "wrong_type": "wrong_type",
+    "out_of_range": "out_of_range",
     "wrong_key_order": "wrong_key_order",
 }
 WRAPPED = {"markdown_fence", "prose_wrapper"}
@@ -56,8 +60,10 @@ ONE_FIELD_WRONG = {
     "wrong_enum_case",
     "wrong_enum_value",
     "hash_prefix",
+    "invalid_format",
     "wrong_value",
     "wrong_type",
+    "out_of_range",
 }
 
 
@@ -69,7 +75,7 @@ def test_kind_tables_agree():
 @pytest.mark.parametrize(("gold", "text"), CASES, ids=CASE_IDS)
 def test_every_negative_has_exactly_one_flaw(gold, text):
     chosen = canonical_json(gold, SCHEMA)
-    negatives = hard_negatives(gold, text, SCHEMA)
+    negatives = hard_negatives(gold, text, SCHEMA, RULES)
     assert len({raw for _, raw in negatives}) == len(negatives)
     for kind, raw in negatives:
         assert raw != chosen, kind
@@ -93,7 +99,8 @@ def test_every_negative_has_exactly_one_flaw(gold, text):
 
 
 def test_all_kinds_are_exercised_by_the_cases():
-    seen = {kind for gold, text in CASES for kind, _ in hard_negatives(gold, text, SCHEMA)}
+    seen = {kind for gold, text in CASES for kind, _ in hard_negatives(gold, text, SCHEMA, RULES)}
+    seen |= {kind for gold, text in PROFILE_CASES for kind, _ in hard_negatives(gold, text, PROFILE.schema)}
     assert seen == set(NEGATIVE_KINDS)
 
 
@@ -107,7 +114,7 @@ def test_negatives_are_deterministic_and_in_kind_order():
 
 def by_kind(gold: dict, text: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for kind, raw in hard_negatives(gold, text, SCHEMA):
+    for kind, raw in hard_negatives(gold, text, SCHEMA, RULES):
         out.setdefault(kind, []).append(raw)
     return out
 
@@ -194,7 +201,8 @@ def test_other_schema_and_unicode():
     assert "Genève" in negatives[0][1]
     assert "hash_prefix" not in kinds  # city has no pattern, so a '#' would be a legal value
     assert ("wrong_enum_case", '{"priority": "p1", "city": "Genève"}') in negatives
-    assert ("wrong_value", '{"priority": "P1", "city": "88231"}') in negatives
+    assert ("wrong_value", '{"priority": "P1", "city": "genève"}') in negatives
+    assert ("wrong_value", '{"priority": "P1", "city": "88231"}') not in negatives  # no number for a name
     assert ("wrong_enum_value", '{"priority": "P2", "city": "Genève"}') in negatives
 
 
@@ -226,3 +234,90 @@ def test_sample_negatives_caps_at_available_kinds():
     assert sample_negatives(gold, text, SCHEMA, 0, random.Random(0)) == []
     with pytest.raises(ValueError):
         sample_negatives(gold, text, SCHEMA, -1, random.Random(0))
+
+
+# ---------------------------------------------------------------- user_profile: integers, arrays, nulls, emails
+
+PROFILE = load_task("user_profile")
+PROFILE_CASES = [
+    (
+        {"full_name": "Priya Raman", "email": "priya.raman@gmail.com", "years_of_experience": 8,
+         "skills": ["Python", "SQL", "PyTorch"], "primary_role": "Data Scientist"},
+        "I'm Priya Raman, 34, a data scientist with 8 years of experience in Python, SQL and PyTorch. "
+        "I lead a team of 5. Mentored by Tom Baker. Currently learning Rust. Reach me at priya.raman@gmail.com.",
+    ),
+    (
+        {"full_name": "José Álvarez", "email": None, "years_of_experience": 0, "skills": [],
+         "primary_role": "Product Manager"},
+        "José Álvarez is a product manager with less than a year of experience. Team inbox: team@acme.io.",
+    ),
+    (
+        {"full_name": "Ana M. Souza", "email": None, "years_of_experience": 12, "skills": ["JavaScript"],
+         "primary_role": "Frontend Engineer"},
+        "Ana M. Souza, frontend engineer, twelve years, JavaScript all day. Graduated in 2011.",
+    ),
+]
+PROFILE_FAILURE = {**EXPECTED_FAILURE, "hash_prefix": "invalid_format"}
+# A wrong value is reported as wrong_<field>, whichever field it is in.
+PROFILE_FIELDS = ["full_name", "email", "years_of_experience", "skills", "primary_role"]
+
+
+@pytest.mark.parametrize(("gold", "text"), PROFILE_CASES, ids=["full", "nulls", "initial"])
+def test_profile_negatives_have_exactly_one_flaw(gold, text):
+    schema = PROFILE.schema
+    negatives = hard_negatives(gold, text, schema, PROFILE.confusable)
+    assert negatives
+    for kind, raw in negatives:
+        s = score_output(raw, gold, schema)
+        assert not s.exact_match, raw
+        if kind == "wrong_value":
+            wrong = [name for name, ok in s.fields.items() if not ok]
+            assert len(wrong) == 1 and s.failures == (f"wrong_{wrong[0]}",), raw
+            assert s.schema_valid, raw
+        else:
+            assert s.failures == (PROFILE_FAILURE[kind],), raw
+        if kind not in WRAPPED and kind not in ("extra_key", "wrong_key_order"):
+            assert list(s.fields.values()).count(False) == 1, raw
+
+
+def test_profile_negatives_are_plausible_slips():
+    gold, text = PROFILE_CASES[0]
+    kinds: dict[str, list[dict]] = {}
+    for kind, raw in hard_negatives(gold, text, PROFILE.schema, PROFILE.confusable):
+        if kind not in WRAPPED:
+            kinds.setdefault(kind, []).append(json.loads(raw))
+    years = [o["years_of_experience"] for o in kinds["wrong_value"] if o["years_of_experience"] != 8]
+    assert years == [34, 5]  # the age and the team size from the text
+    assert [o["years_of_experience"] for o in kinds["out_of_range"]] == [-1]
+    assert [o["years_of_experience"] for o in kinds["wrong_type"] if o["years_of_experience"] != 8] == ["8"]
+    skills = [o["skills"] for o in kinds["wrong_value"] if o["skills"] != gold["skills"]]
+    assert ["Python", "SQL"] in skills  # one dropped
+    assert ["SQL", "Python", "PyTorch"] in skills  # mention order broken
+    assert ["Python", "SQL", "PyTorch", "Rust"] in skills  # a skill the person is only learning
+    assert ["Python", "PostgreSQL", "PyTorch"] in skills  # confusable rule from negatives.json
+    assert [o["skills"] for o in kinds["wrong_enum_case"] if o["skills"] != gold["skills"]] == [
+        ["python", "SQL", "PyTorch"]]
+    names = [o["full_name"] for o in kinds["wrong_value"] if o["full_name"] != gold["full_name"]]
+    assert names == ["Priya", "priya raman", "Tom Baker"]  # first name only, lower case, the mentor
+    emails = [o["email"] for o in kinds["wrong_value"] if o["email"] != gold["email"]]
+    assert emails == [None]
+    assert [o["email"] for o in kinds["invalid_format"]][0] == "mailto:priya.raman@gmail.com"
+    roles = [o["primary_role"] for o in kinds["wrong_enum_value"]]
+    assert roles == ["Backend Engineer", "Product Manager"]
+
+
+def test_profile_null_email_gets_a_hallucinated_address_from_the_text():
+    gold, text = PROFILE_CASES[1]
+    by = {}
+    for kind, raw in hard_negatives(gold, text, PROFILE.schema):
+        by.setdefault(kind, []).append(raw)
+    emails = [json.loads(r)["email"] for r in by["wrong_value"] if json.loads(r)["email"] is not None]
+    assert emails == ["team@acme.io"]
+    assert '"email": "null"' in " ".join(by["wrong_type"])
+    assert all(json.loads(r)["full_name"] in ("José Álvarez", "José", "josé álvarez") for r in by["wrong_value"])
+    added = [json.loads(r)["skills"] for r in by["wrong_value"] if json.loads(r)["skills"]]
+    assert len(added) == 1 and len(added[0]) == 1  # an empty list gets one invented skill
+    gold, text = PROFILE_CASES[2]
+    emails = [json.loads(r)["email"] for k, r in hard_negatives(gold, text, PROFILE.schema) if k == "wrong_value"]
+    invented = [e for e in emails if e is not None]
+    assert len(invented) == 1 and invented[0] not in text and invented[0].endswith("@example.com")

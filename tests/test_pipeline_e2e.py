@@ -13,7 +13,7 @@ import yaml
 
 from tests.conftest import REPO
 
-COPY = ["jsontune", "stages", "dvc.yaml", ".dvc/config", ".dvcignore"]
+COPY = ["jsontune", "stages", "tasks", "dvc.yaml", ".dvc/config", ".dvcignore"]
 
 
 def tiny_params(model_dir: Path) -> dict:
