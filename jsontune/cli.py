@@ -26,19 +26,30 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (*USER_ERRORS, models.ModelError) if models else USER_ERRORS
 
 
-def stage_main(run: Callable[[Params, Path], Any], argv: Sequence[str] | None = None) -> None:
-    """Parse ``--params``/``--root``, run one stage and print its summary."""
+def stage_main(run: Callable[[Params, Path], Any], argv: Sequence[str] | None = None,
+               distributed: bool = False) -> None:
+    """Parse ``--params``/``--root``, run one stage and print its summary. A ``distributed`` stage runs
+    on ``JSONTUNE_NPROC`` processes under ``accelerate launch`` when more than one is requested."""
+    from jsontune import launch
+
     doc = (run.__doc__ or "").strip()
     parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: params.yaml)")
     parser.add_argument("--root", default=".", help="workspace the stage reads and writes (default: .)")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
+        if distributed:
+            status = launch.relaunch(sys.argv[0], argv)
+            if status is not None:
+                raise SystemExit(status)
+            launch.configure_rank()
         result = run(load_params(args.params), Path(args.root))
-    except _user_errors() as exc:
+    except (*_user_errors(), launch.LaunchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    print(json.dumps(result, indent=2, default=str))
+    if launch.is_main_process():
+        print(json.dumps(result, indent=2, default=str))
 
 
 def _check_params(args: argparse.Namespace) -> int:
