@@ -23,7 +23,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup model data train test test-fast lint predict push clean lock
+.PHONY: help setup model data train test test-fast lint predict push push-args clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -80,8 +80,11 @@ predict: setup ## predict with the merged model: make predict INPUT=msgs.jsonl O
 	$(BIN)jsontune predict --model runs/merged --input $(INPUT) --output $(OUTPUT)
 
 MODEL ?= runs/merged
-push: setup ## upload a model to the Hugging Face hub: make push REPO_ID=you/name [MODEL=runs/dpo/adapter]; token from HF_TOKEN
+push: push-args setup ## upload to the Hugging Face hub: make push REPO_ID=you/name [MODEL=runs/dpo/adapter]
 	$(BIN)jsontune push --model $(MODEL) --repo-id $(REPO_ID)
+
+push-args:
+	@test -n "$(REPO_ID)" || { echo "make push needs REPO_ID=your-name/model-name (token: HF_TOKEN)"; exit 2; }
 
 lock: setup ## re-pin constraints.txt from the current environment
 	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.tmp
