@@ -165,3 +165,15 @@ def test_make_train_in_the_image_uses_its_python_and_creates_no_venv() -> None:
     assert re.search(r"^JSONTUNE_NPROC=2 JSONTUNE_ACCELERATE_CONFIG= +dvc repro$", out, flags=re.M), out
     local = make_dry_run("train", system_python=False)
     assert "python3 -m venv .venv" in local and ".venv/bin/dvc repro" in local
+
+
+def test_make_train_builds_the_embedded_model_only_when_params_train_it(tmp_path: Path) -> None:
+    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    env = {**os.environ, "JSONTUNE_SYSTEM_PYTHON": "1"}
+    built = {}
+    for name, params in (("default", REPO / "params.yaml"), ("preset", REPO / "presets/qwen2.5-1.5b-qlora.yaml")):
+        shutil.copy(params, tmp_path / "params.yaml")
+        proc = subprocess.run(["make", "-n", "-B", "train"], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        built[name] = "materialize_embedded" in proc.stdout
+    assert built == {"default": True, "preset": False}
