@@ -40,8 +40,10 @@ def requested_processes() -> int:
 
 
 def accelerate_command(script: str, argv: Sequence[str], nproc: int, config: str | None) -> list[str]:
-    """``accelerate launch`` for this script: the given config file, or plain multi-process DDP."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(nproc)]
+    """``accelerate launch`` for this script (one machine): the given config file, or plain DDP. Port 0
+    lets accelerate pick a free port for the ranks to meet on, so two runs on one machine do not collide."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(nproc),
+           "--main_process_port", "0"]
     if config:
         if not os.path.isfile(config):
             raise LaunchError(f"{CONFIG_ENV}={config}: accelerate config file not found")

@@ -135,6 +135,7 @@ def test_launch_command_is_ddp_or_the_given_config(tmp_path: Path, monkeypatch: 
     monkeypatch.chdir(REPO)
     ddp = launch.accelerate_command("stages/sft.py", ["--root", "."], 4, None)
     assert ddp[:5] == [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "4"]
+    assert ddp[5:7] == ["--main_process_port", "0"]  # a free port: parallel runs do not collide
     assert "--multi_gpu" in ddp and ddp[-3:] == ["stages/sft.py", "--root", "."]
     fsdp = launch.accelerate_command("stages/sft.py", [], 4, "configs/accelerate/fsdp.yaml")
     assert fsdp[-3:] == ["--config_file", "configs/accelerate/fsdp.yaml", "stages/sft.py"] and "--multi_gpu" not in fsdp
