@@ -8,7 +8,7 @@ SHELL := /bin/bash
 
 ifdef JSONTUNE_SYSTEM_PYTHON
 BIN :=
-STAMP := .system-python-ok
+STAMP := system-python
 RUN_ENV :=
 else
 VENV ?= .venv
@@ -23,18 +23,26 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup model data train test test-fast lint predict clean lock
+.PHONY: help setup model data train test test-fast lint predict push push-args clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+ifdef JSONTUNE_SYSTEM_PYTHON
+# The image installed the pinned stack at build time: check it still matches constraints.txt (a rebuilt
+# checkout with new pins needs a rebuilt image), install nothing.
+.PHONY: system-python
+system-python:
+	@stale=$$($(PY) -m pip freeze --exclude-editable | sed 's/+[^+]*$$//' | grep -ivxFf - <(grep -v '^#' constraints.txt)); \
+	if [ -n "$$stale" ]; then echo "the image's Python does not match constraints.txt; rebuild the image:"; \
+	echo "$$stale"; exit 1; fi
+else
 $(STAMP): pyproject.toml constraints.txt
-ifndef JSONTUNE_SYSTEM_PYTHON
 	test -x $(PY) || python3 -m venv $(VENV)
-endif
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,s3]"
 	touch $@
+endif
 
 setup: $(STAMP) ## create .venv and install the pinned stack (once)
 
@@ -46,12 +54,19 @@ model: $(MODEL_DIR)/model.safetensors ## build the embedded SmolLM2-135M-Instruc
 data: setup ## run the dataset stage only
 	$(RUN_ENV) $(BIN)dvc repro dataset
 
-train: setup model ## run the whole pipeline (dvc repro): dataset, baseline, sft, dpo, eval, merge
+# The embedded model is built only when params.yaml trains it (a preset may name a hub model instead).
+TRAIN_MODEL := $(if $(shell grep -Eqs '^ +name: +$(MODEL_DIR)( |$$)' params.yaml && echo y),model)
+# make train NPROC=2 runs sft and dpo under `accelerate launch --num_processes 2` (DDP);
+# ACCELERATE_CONFIG=configs/accelerate/fsdp.yaml switches to FSDP.
+NPROC ?= 1
+ACCELERATE_CONFIG ?=
+train: setup $(TRAIN_MODEL) ## run the whole pipeline (dvc repro) [NPROC=N processes for sft/dpo]
 	$(BIN)jsontune check-params params.yaml
-	$(RUN_ENV) $(BIN)dvc repro
+	JSONTUNE_NPROC=$(NPROC) JSONTUNE_ACCELERATE_CONFIG=$(ACCELERATE_CONFIG) $(RUN_ENV) $(BIN)dvc repro
 
-lint: setup ## ruff
+lint: setup ## ruff, and hadolint on the Dockerfile
 	$(BIN)ruff check jsontune stages tests bench
+	$(BIN)hadolint Dockerfile
 
 test: setup model lint ## lint, then every test (including the short real-model smoke)
 	$(PY) -m pytest -q
@@ -63,6 +78,13 @@ INPUT ?= -
 OUTPUT ?= -
 predict: setup ## predict with the merged model: make predict INPUT=msgs.jsonl OUTPUT=out.jsonl
 	$(BIN)jsontune predict --model runs/merged --input $(INPUT) --output $(OUTPUT)
+
+MODEL ?= runs/merged
+push: push-args setup ## upload to the Hugging Face hub: make push REPO_ID=you/name [MODEL=runs/dpo/adapter]
+	$(BIN)jsontune push --model $(MODEL) --repo-id $(REPO_ID)
+
+push-args:
+	@test -n "$(REPO_ID)" || { echo "make push needs REPO_ID=your-name/model-name (token: HF_TOKEN)"; exit 2; }
 
 lock: setup ## re-pin constraints.txt from the current environment
 	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.tmp

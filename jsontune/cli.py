@@ -1,4 +1,4 @@
-"""Command-line entry points: ``jsontune predict``, ``jsontune check-params`` and the shared ``main``
+"""Command-line entry points: ``jsontune predict``, ``jsontune check-params``, ``jsontune push`` and the shared ``main``
 of the ``stages/*.py`` scripts.
 
 Known failure modes (bad params, bad data, missing model) exit with status 2 and one clear message
@@ -27,19 +27,30 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (*USER_ERRORS, models.ModelError) if models else USER_ERRORS
 
 
-def stage_main(run: Callable[[Params, Path], Any], argv: Sequence[str] | None = None) -> None:
-    """Parse ``--params``/``--root``, run one stage and print its summary."""
+def stage_main(run: Callable[[Params, Path], Any], argv: Sequence[str] | None = None,
+               distributed: bool = False) -> None:
+    """Parse ``--params``/``--root``, run one stage and print its summary. A ``distributed`` stage runs
+    on ``JSONTUNE_NPROC`` processes under ``accelerate launch`` when more than one is requested."""
+    from jsontune import launch
+
     doc = (run.__doc__ or "").strip()
     parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: params.yaml)")
     parser.add_argument("--root", default=".", help="workspace the stage reads and writes (default: .)")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
+        if distributed:
+            status = launch.relaunch(sys.argv[0], argv)
+            if status is not None:
+                raise SystemExit(status)
+            launch.configure_rank()
         result = run(load_params(args.params), Path(args.root))
-    except _user_errors() as exc:
+    except (*_user_errors(), launch.LaunchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    print(json.dumps(result, indent=2, default=str))
+    if launch.is_main_process():
+        print(json.dumps(result, indent=2, default=str))
 
 
 def _check_params(args: argparse.Namespace) -> int:
@@ -58,6 +69,14 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _push(args: argparse.Namespace) -> int:
+    from jsontune.hub import push
+
+    url = push(args.model, args.repo_id, private=not args.public)
+    print(f"uploaded {args.model} to {args.repo_id}: {url}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jsontune", description="Fine-tune small LLMs to emit strict JSON.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,9 +92,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="params file for the schema and system prompt (default: params.yaml)")
     pred.add_argument("--batch-size", type=int, default=None)
     pred.set_defaults(func=_predict)
+    push = sub.add_parser("push", help="upload a merged model or adapter to the Hugging Face hub (token: HF_TOKEN)")
+    push.add_argument("--model", required=True, help="runs/merged, or an adapter such as runs/dpo/adapter")
+    push.add_argument("--repo-id", required=True, help="hub repository, e.g. your-name/jsontune-support-ticket")
+    push.add_argument("--public", action="store_true", help="create the repository public (default: private)")
+    push.set_defaults(func=_push)
     args = parser.parse_args(argv)
+    from jsontune.hub import HubError
+
     try:
         return args.func(args)
-    except _user_errors() as exc:
+    except (*_user_errors(), HubError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -111,14 +111,26 @@ def load_tokenizer(params: ModelParams) -> Any:
     return tok
 
 
+def _fsdp() -> bool:
+    """True inside ``accelerate launch`` with an FSDP config (it exports this variable to every rank)."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+
+
+def _cuda_device() -> int:
+    """This process's GPU: its local rank under ``accelerate launch``, else the first GPU."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
 def quantization_config(params: ModelParams) -> Any:
-    """NF4 with double quantisation; compute in the params dtype (bf16 on GPUs, fp32 on CPU)."""
+    """NF4 with double quantisation; compute in the params dtype (bf16 on GPUs, fp32 on CPU). Under FSDP
+    the 4-bit weights are stored in that dtype too, so FSDP can shard them with the other parameters."""
     if params.quantization == "none":
         return None
     from transformers import BitsAndBytesConfig
 
+    storage = {"bnb_4bit_quant_storage": DTYPES[params.dtype]} if _fsdp() else {}
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=DTYPES[params.dtype])
+                              bnb_4bit_compute_dtype=DTYPES[params.dtype], **storage)
 
 
 def load_base_model(params: ModelParams, *, quantize: bool = True) -> Any:
@@ -129,15 +141,16 @@ def load_base_model(params: ModelParams, *, quantize: bool = True) -> Any:
     qconf = quantization_config(params) if quantize else None
     if qconf is not None:
         kw["quantization_config"] = qconf
-        kw["device_map"] = {"": 0} if torch.cuda.is_available() else "cpu"
+        if not _fsdp():  # FSDP places (and shards) the weights itself
+            kw["device_map"] = {"": _cuda_device()} if torch.cuda.is_available() else "cpu"
     try:
         model = AutoModelForCausalLM.from_pretrained(
             src, dtype=DTYPES[params.dtype], trust_remote_code=params.trust_remote_code, use_safetensors=True,
             **kw)
     except OSError as exc:
         raise _hub_error(params.name, exc) from exc
-    if qconf is None and torch.cuda.is_available():
-        model = model.to("cuda")
+    if qconf is None and torch.cuda.is_available() and not _fsdp():
+        model = model.to(f"cuda:{_cuda_device()}")
     return model
 
 

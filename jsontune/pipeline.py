@@ -10,6 +10,7 @@ from typing import Any
 
 from jsontune import data as data_mod
 from jsontune.config import Params
+from jsontune.launch import is_main_process, share_from_main
 from jsontune.tasks import load_task
 
 SPLIT_FILE = "data/{split}.jsonl"
@@ -87,8 +88,9 @@ def run_sft(params: Params, root: Path) -> dict[str, Any]:
     result = train_sft(load_base_model(params.model), tok, load_split(root, "train"), params.sft, params.model,
                        root / ADAPTER.format(stage="sft"), live_dir=root / LIVE_DIR.format(stage="sft"))
     summary = {"train_loss": result["train"]["train_loss"], "train_runtime": result["train"]["train_runtime"],
-               "steps": result["log"][-1].get("step")}
-    write_train_log(root / TRAIN_LOG.format(stage="sft"), summary)
+               "steps": result["log"][-1].get("step"), "num_processes": result["num_processes"]}
+    if is_main_process():
+        write_train_log(root / TRAIN_LOG.format(stage="sft"), summary)
     return summary
 
 
@@ -106,7 +108,7 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
     sft_adapter = root / ADAPTER.format(stage="sft")
     rows = pick_prompts(load_split(root, "train"), p.n_prompts, p.seed)
     on_policy = None
-    if p.on_policy:
+    if p.on_policy and is_main_process():
         # A separate model instance: a no-grad pass on a 4-bit model repacks its weights on CPU, which
         # would corrupt gradients if the same instance were trained afterwards.
         sampler = load_for_inference(params.model, sft_adapter)
@@ -114,8 +116,10 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
                              max_new_tokens=params.generation.max_new_tokens, do_sample=True,
                              temperature=p.on_policy_temperature, seed=p.seed, desc="on-policy samples")
         del sampler
-    pairs, kinds = build_pairs(rows, schema, p.hard_negatives_per_prompt, p.seed, on_policy,
-                               confusable=load_task(params.task.name).confusable)
+    # Under accelerate the main process samples and builds the pairs; every rank trains on that same set.
+    pairs, kinds = share_from_main(
+        build_pairs(rows, schema, p.hard_negatives_per_prompt, p.seed, on_policy,
+                    confusable=load_task(params.task.name).confusable) if is_main_process() else None)
     if not pairs:
         raise ValueError("no DPO pairs: raise dpo.hard_negatives_per_prompt or enable dpo.on_policy")
     set_seed(p.seed)
@@ -125,8 +129,10 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
     summary = {"pairs": len(pairs), "pair_kinds": kinds, "train_loss": result["train"]["train_loss"],
                "train_runtime": result["train"]["train_runtime"], "steps": result["log"][-1].get("step"),
                "final_reward_accuracy": last[-1]["rewards/accuracies"] if last else None,
-               "final_reward_margin": last[-1].get("rewards/margins") if last else None}
-    write_train_log(root / TRAIN_LOG.format(stage="dpo"), summary)
+               "final_reward_margin": last[-1].get("rewards/margins") if last else None,
+               "num_processes": result["num_processes"]}
+    if is_main_process():
+        write_train_log(root / TRAIN_LOG.format(stage="dpo"), summary)
     return summary
 
 

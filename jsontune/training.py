@@ -69,6 +69,7 @@ def _common_args(p: SftParams | DpoParams, output_dir: str | Path, model: ModelP
         "disable_tqdm": False,
         "trust_remote_code": model.trust_remote_code,
         "dataloader_num_workers": 0,
+        "ddp_find_unused_parameters": False,  # LoRA trains every adapter weight; avoids a graph walk per step
     }
 
 
@@ -153,7 +154,8 @@ def _answer_only_trainer_class() -> type:
 
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
-            if return_outputs:
+            if return_outputs or self.accelerator.num_processes > 1:
+                # Under DDP/FSDP the forward must go through the wrapped model (gradient sync, sharding).
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             unwrapped = self.accelerator.unwrap_model(model)
             causal_lm = unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model") else unwrapped
@@ -178,15 +180,44 @@ def sft_trainer(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]],
                       peft_config=lora_config(p.lora))
 
 
+def check_ranks_agree(trainer: Any) -> None:
+    """Under DDP every rank must end with the same adapter weights; a training path that bypassed the
+    wrapped model would silently train N separate adapters. Raises if the ranks' weight sums differ."""
+    acc = trainer.accelerator
+    if acc.num_processes == 1 or trainer.is_fsdp_enabled:  # FSDP ranks hold different shards by design
+        return
+    import torch
+
+    model = acc.unwrap_model(trainer.model)
+    total = sum(p.detach().double().sum() for p in model.parameters() if p.requires_grad)
+    sums = acc.gather(torch.as_tensor(total, dtype=torch.float64, device=acc.device).reshape(1))
+    if not torch.equal(sums, sums[:1].expand_as(sums)):
+        raise RuntimeError(f"adapter weights differ between the {acc.num_processes} ranks: {sums.tolist()}")
+
+
+def save_adapter(trainer: Any, output_dir: str | Path) -> None:
+    """Every rank takes part (FSDP gathers the full adapter from its shards); only the main process writes."""
+    state = trainer.accelerator.get_state_dict(trainer.model) if trainer.is_fsdp_enabled else None
+    if trainer.is_world_process_zero():
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        model.save_pretrained(output_dir, safe_serialization=True, state_dict=state)
+    trainer.accelerator.wait_for_everyone()
+
+
+def _finish(trainer: Any, result: Any, output_dir: str | Path, live_dir: str | Path | None) -> dict:
+    check_ranks_agree(trainer)
+    save_adapter(trainer, output_dir)
+    if live_dir is not None and trainer.is_world_process_zero():
+        log_curves(live_dir, trainer.state.log_history)
+    return {"train": result.metrics, "log": trainer.state.log_history,
+            "num_processes": trainer.accelerator.num_processes}
+
+
 def train_sft(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], p: SftParams,
               model_params: ModelParams, output_dir: str | Path, live_dir: str | Path | None = None) -> dict:
     """Train a LoRA adapter and save it; returns the train metrics and the per-step log."""
     trainer = sft_trainer(base_model, tokenizer, rows, p, model_params, output_dir)
-    result = trainer.train()
-    trainer.model.save_pretrained(output_dir, safe_serialization=True)
-    if live_dir is not None:
-        log_curves(live_dir, trainer.state.log_history)
-    return {"train": result.metrics, "log": trainer.state.log_history}
+    return _finish(trainer, trainer.train(), output_dir, live_dir)
 
 
 def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], p: DpoParams,
@@ -202,12 +233,10 @@ def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], 
     trainer = DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params),
                          train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer)
     result = trainer.train()
-    if "ref" in trainer.model.peft_config:
-        trainer.model.delete_adapter("ref")
-    trainer.model.save_pretrained(output_dir, safe_serialization=True)
-    if live_dir is not None:
-        log_curves(live_dir, trainer.state.log_history)
-    return {"train": result.metrics, "log": trainer.state.log_history}
+    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+    if "ref" in unwrapped.peft_config:
+        unwrapped.delete_adapter("ref")
+    return _finish(trainer, result, output_dir, live_dir)
 
 
 def write_train_log(path: str | Path, result: dict) -> None:

@@ -7,4 +7,4 @@ from jsontune.cli import stage_main
 from jsontune.pipeline import run_dpo
 
 if __name__ == "__main__":
-    stage_main(run_dpo)
+    stage_main(run_dpo, distributed=True)

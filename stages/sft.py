@@ -7,4 +7,4 @@ from jsontune.cli import stage_main
 from jsontune.pipeline import run_sft
 
 if __name__ == "__main__":
-    stage_main(run_sft)
+    stage_main(run_sft, distributed=True)
