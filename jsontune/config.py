@@ -81,6 +81,8 @@ class SftParams:
     group_by_length: bool = True
     """Batch rows of similar length together: less padding, same examples per epoch."""
     seed: int = 13
+    save_steps: int = 25
+    """Save a resumable checkpoint every this many optimizer steps (0: never); see jsontune/checkpoints.py."""
 
 
 @dataclass
@@ -105,6 +107,8 @@ class DpoParams:
     bf16: bool = False
     activation_checkpointing: bool = False
     seed: int = 13
+    save_steps: int = 5
+    """Save a resumable checkpoint every this many optimizer steps (0: never)."""
 
 
 @dataclass
@@ -139,12 +143,14 @@ RANGES: dict[str, tuple[float, float]] = {
     "sft.batch_size": (1, 4096),
     "sft.grad_accum": (1, 4096),
     "sft.max_length": (16, 32768),
+    "sft.save_steps": (0, 1_000_000),
     "dpo.beta": (1e-4, 10.0),
     "dpo.learning_rate": (1e-9, 1.0),
     "dpo.epochs": (0.01, 100),
     "dpo.batch_size": (1, 4096),
     "dpo.grad_accum": (1, 4096),
     "dpo.max_length": (16, 32768),
+    "dpo.save_steps": (0, 1_000_000),
     "dpo.n_prompts": (1, 10_000_000),
     "dpo.hard_negatives_per_prompt": (0, 20),
     "dpo.sft_weight": (0.0, 10.0),
