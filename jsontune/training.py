@@ -218,9 +218,11 @@ def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], 
     from peft import PeftModel
     from trl import DPOTrainer
 
+    from jsontune.models import checked_adapter
+
     score_only_answer_positions_on_cpu()
     model = _prepare(base_model, model_params.quantization != "none")
-    model = PeftModel.from_pretrained(model, str(sft_adapter), is_trainable=True)
+    model = PeftModel.from_pretrained(model, checked_adapter(sft_adapter), is_trainable=True)
     trainer = DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params, checkpoint_dir),
                          train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer)
     result, resumed = _train(trainer, checkpoint_dir, "dpo")
