@@ -18,7 +18,7 @@ from jsontune import checkpoints
 from jsontune.config import DpoParams, ModelParams, Params, SftParams, params_from_dict
 from jsontune.training import dpo_config, sft_config
 from tests.conftest import REPO
-from tests.test_pipeline_e2e import dvc, make_workspace
+from tests.test_pipeline_e2e import make_workspace
 
 SECRET = "hf_secret-sentinel-6f1c"
 
@@ -163,39 +163,34 @@ def test_sft_killed_mid_run_resumes_under_dvc_repro(tmp_path: Path, tiny_model: 
     leaked = [p for p in run.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert not leaked, "the HF token was written into a checkpoint"
 
-    dvc(ws, env, "repro", "--single-item", "sft")  # DVC deletes runs/sft/adapter first, not the checkpoints
+    # A run of other params (another lr) left a later checkpoint behind: it must be neither used nor kept.
+    params = params_from_dict(data)
+    stale = checkpoints.run_dir(ws / checkpoints.CHECKPOINTS, "sft", replace(params.sft, learning_rate=0.5),
+                                params.model, Path(params.model.name), ws / "data/train.jsonl")
+    (stale / "checkpoint-9").mkdir(parents=True)
+    (stale / "checkpoint-9" / "trainer_state.json").write_text("{}")
+
+    # DVC deletes runs/sft/adapter before running the stage, not the checkpoints.
+    resumed = subprocess.run([str(Path(sys.executable).parent / "dvc"), "repro", "--single-item", "sft"], cwd=ws,
+                             env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    resume_line = f"sft: resuming from {(run / 'checkpoint-3').relative_to(ws)} (step 3)"
+    assert resume_line in resumed.stdout + resumed.stderr
+    assert SECRET not in killed.stdout + killed.stderr + resumed.stdout + resumed.stderr
     summary = json.loads((ws / "metrics/sft_train.json").read_text())
     assert summary["resumed_from_step"] == 3 and summary["steps"] > 5
     assert not any((ws / checkpoints.CHECKPOINTS).iterdir()), "checkpoints are removed once the stage succeeds"
+    assert not stale.exists()
     curve = (ws / "dvclive/sft/plots/metrics/loss.tsv").read_text().splitlines()
     assert len(curve) - 1 == summary["steps"]  # the curve has the steps before the kill too
 
     reference = tmp_path / "reference"
     (reference / "data").mkdir(parents=True)
     (reference / "data/train.jsonl").write_bytes((ws / "data/train.jsonl").read_bytes())
-    fresh = run_sft(params_from_dict(data), reference)
+    fresh = run_sft(params, reference)
     assert fresh["resumed_from_step"] is None and fresh["steps"] == summary["steps"]
     assert_same_adapter(ws / "runs/sft/adapter", reference / "runs/sft/adapter")
     assert curve == (reference / "dvclive/sft/plots/metrics/loss.tsv").read_text().splitlines()
-
-
-def test_changed_param_starts_over_instead_of_resuming(tmp_path: Path, tiny_model: Path) -> None:
-    """A checkpoint of another lr sits in runs/checkpoints: it must be neither used nor left behind."""
-    from jsontune.pipeline import CHECKPOINTS, run_dataset, run_sft
-    from tests.test_pipeline_e2e import tiny_params
-
-    data = tiny_params(tiny_model)
-    data["dataset"]["n_examples"] = 40
-    data["sft"].update(save_steps=2, batch_size=8)
-    params = params_from_dict(data)
-    run_dataset(params, tmp_path)
-    stale = checkpoints.run_dir(tmp_path / CHECKPOINTS, "sft", replace(params.sft, learning_rate=0.5),
-                                params.model, Path(params.model.name), tmp_path / "data/train.jsonl")
-    (stale / "checkpoint-2").mkdir(parents=True)
-    (stale / "checkpoint-2" / "trainer_state.json").write_text("{}")
-    summary = run_sft(params, tmp_path)
-    assert summary["resumed_from_step"] is None
-    assert not stale.exists()
 
 
 # ---------------------------------------------------------------- DPO: crash, rerun resumes
