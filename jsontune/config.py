@@ -159,6 +159,22 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+# String params that name a transformers option: the ones that work with the pinned stack (no extra
+# package, no extra scheduler arguments), so a typo fails here and not when the trainer starts.
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "ademamix", "sgd", "adagrad", "adamw_bnb_8bit",
+              "adamw_8bit", "ademamix_8bit", "lion_8bit", "lion_32bit", "paged_adamw_32bit", "paged_adamw_8bit",
+              "paged_ademamix_32bit", "paged_ademamix_8bit", "paged_lion_32bit", "paged_lion_8bit", "rmsprop",
+              "rmsprop_bnb", "rmsprop_bnb_8bit", "rmsprop_bnb_32bit")
+LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                 "inverse_sqrt")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "sft.optimizer": OPTIMIZERS,
+    "dpo.optimizer": OPTIMIZERS,
+    "sft.lr_scheduler": LR_SCHEDULERS,
+    "dpo.lr_scheduler": LR_SCHEDULERS,
+}
+
+
 def _type_ok(value: Any, tp: Any) -> bool:
     origin = typing.get_origin(tp)
     if tp is Any:
@@ -208,6 +224,11 @@ def _build(cls: type, data: Any, path: str, source: str) -> Any:
             raise ParamsError(f"{source}: {key_path}: {value!r} is not {_describe(tp)}")
         if isinstance(value, int) and tp is float:
             value = float(value)
+        if key_path in CHOICES and value not in CHOICES[key_path]:
+            close = difflib.get_close_matches(str(value), CHOICES[key_path], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ParamsError(f"{source}: {key_path}: {value!r} is not allowed{hint} "
+                              f"(allowed: {', '.join(CHOICES[key_path])})")
         if key_path in RANGES:
             lo, hi = RANGES[key_path]
             if not lo <= value <= hi:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,8 @@ from jsontune.pipeline import run_dataset
 from jsontune.predict import read_texts
 from jsontune.tasks.support_ticket import generator
 
-BAD = Path(__file__).resolve().parent / "data" / "bad"
+REPO = Path(__file__).resolve().parent.parent
+BAD = REPO / "tests" / "data" / "bad"
 SCHEMA_REL = "jsontune/tasks/support_ticket/schema.json"
 INTENTS = list(generator.INTENTS)
 
@@ -205,3 +209,107 @@ def test_predict_stdin_with_non_utf8_bytes_is_a_clear_error() -> None:
     stream = io.BytesIO(b'{"text": "ok"}\n{"text": "caf\xe9"}\n')
     with pytest.raises(DataError, match=r"^1 invalid rows:\n<stdin>:2: \(line\): not valid UTF-8 at byte 13$"):
         read_texts(stream, "<stdin>")
+
+
+# ---------------------------------------------------------------- bad params: check-params and make train
+
+
+def _bad_params(tmp_path: Path, section: str, key: str, value: object, rename: str | None = None) -> Path:
+    import yaml
+
+    data = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    node = data[section]
+    for part in key.split(".")[:-1]:
+        node = node[part]
+    last = key.split(".")[-1]
+    if rename is not None:
+        node[rename] = node.pop(last)
+    else:
+        node[last] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+BAD_PARAMS = {
+    "misspelled-key": (("sft", "learning_rate", None, "learnig_rate"),
+                       "sft.learnig_rate: unknown key; did you mean 'learning_rate'?"),
+    "nested-misspelled-key": (("sft", "lora.alpha", None, "alhpa"),
+                              "sft.lora.alhpa: unknown key; did you mean 'alpha'?"),
+    "wrong-type": (("sft", "batch_size", "four", None), "sft.batch_size: 'four' is not int"),
+    "bool-for-int": (("dpo", "n_prompts", True, None), "dpo.n_prompts: True is not int"),
+    "out-of-range": (("sft", "lora.dropout", 1.5, None), "sft.lora.dropout: 1.5 is out of range [0.0, 0.9]"),
+    "negative-save-steps": (("sft", "save_steps", -1, None), "sft.save_steps: -1 is out of range [0, 1000000]"),
+    "bad-enum": (("model", "quantization", "int4", None), "model.quantization: 'int4' is not one of 'none', 'nf4'"),
+    "wrong-case-enum": (("merge", "adapter", "DPO", None), "merge.adapter: 'DPO' is not one of 'dpo', 'sft', 'best'"),
+    "bad-optimizer": (("sft", "optimizer", "adamw_torh", None),
+                      "sft.optimizer: 'adamw_torh' is not allowed; did you mean 'adamw_torch'? "
+                      "(allowed: adamw_torch, adamw_torch_fused, "),
+    "bad-scheduler": (("dpo", "lr_scheduler", "cosine_anneal", None),
+                      "dpo.lr_scheduler: 'cosine_anneal' is not allowed; did you mean 'cosine'? (allowed: linear, "
+                      "cosine, cosine_with_restarts, polynomial, constant, constant_with_warmup, inverse_sqrt)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PARAMS))
+def test_check_params_names_key_value_and_allowed(case: str, tmp_path: Path, capsys) -> None:
+    from jsontune.cli import main
+
+    (section, key, value, rename), message = BAD_PARAMS[case]
+    path = _bad_params(tmp_path, section, key, value, rename)
+    assert main(["check-params", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"error: {path}: {message}") and err.count("\n") == 1
+
+
+def test_python_m_check_params_on_a_bad_file(tmp_path: Path) -> None:
+    path = _bad_params(tmp_path, "sft", "optimizer", "adamw_torh")
+    proc = subprocess.run([sys.executable, "-m", "jsontune", "check-params", str(path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: {path}: sft.optimizer: 'adamw_torh' is not allowed; did you mean")
+
+
+def test_every_allowed_optimizer_and_scheduler_works_in_transformers(tmp_path: Path) -> None:
+    import torch
+    from transformers import Trainer, TrainingArguments, get_scheduler
+
+    from jsontune.config import LR_SCHEDULERS, OPTIMIZERS
+
+    for optim in OPTIMIZERS:
+        Trainer.get_optimizer_cls_and_kwargs(TrainingArguments(output_dir=str(tmp_path), optim=optim, report_to=[]))
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    for name in LR_SCHEDULERS:
+        get_scheduler(name, optimizer, num_warmup_steps=1, num_training_steps=10)
+
+
+def _make_train_sandbox(tmp_path: Path) -> Path:
+    """A copy of what ``make train`` needs, with setup and the model already 'done' (system-python mode)."""
+    for name in ("Makefile", "pyproject.toml", "constraints.txt", "params.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / ".system-python-ok").touch()
+    (tmp_path / "models/SmolLM2-135M-Instruct").mkdir(parents=True)
+    (tmp_path / "models/SmolLM2-135M-Instruct/model.safetensors").touch()
+    return tmp_path
+
+
+def test_make_train_checks_params_before_running_the_pipeline(tmp_path: Path) -> None:
+    sandbox = _make_train_sandbox(tmp_path)
+    plan = subprocess.run(["make", "-n", "train", "JSONTUNE_SYSTEM_PYTHON=1"], cwd=sandbox, capture_output=True,
+                          text=True, timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    commands = plan.stdout.splitlines()
+    check = next(i for i, c in enumerate(commands) if "jsontune check-params params.yaml" in c)
+    repro = next(i for i, c in enumerate(commands) if "dvc repro" in c)
+    assert check < repro
+
+
+def test_make_train_stops_on_a_bad_params_file_before_dvc(tmp_path: Path) -> None:
+    sandbox = _make_train_sandbox(tmp_path)
+    _bad_params(sandbox, "dpo", "beta", 0, None)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(["make", "train", "JSONTUNE_SYSTEM_PYTHON=1"], cwd=sandbox, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "error: params.yaml: dpo.beta: 0.0 is out of range [0.0001, 10.0]" in proc.stderr
+    assert "dvc repro" not in proc.stdout and not (sandbox / "dvc.lock").exists()
