@@ -2,9 +2,9 @@
 
 DVC deletes a stage's outputs before it reruns the stage, so checkpoints live in
 ``runs/checkpoints/<stage>-<key>/``, a path no stage declares. The key hashes the stage's params, the model
-params and checkpoint files, the training data, any input file (e.g. the SFT adapter DPO starts from) and
-the versions of the training libraries: a changed param or input gets a fresh directory, so a stale run is
-never resumed. A stage that finishes removes its checkpoints.
+params and checkpoint files, the training data, any input file (e.g. the SFT adapter DPO starts from),
+``jsontune/training.py`` and the versions of the training libraries: a changed param, input or training
+code gets a fresh directory, so a stale run is never resumed. A stage that finishes removes its checkpoints.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def _encode(value: Any) -> Any:
 def run_key(*parts: Any) -> str:
     """A short hash of params (dataclasses), JSON data and files/directories (``Path``: by content)."""
     versions = {lib: metadata.version(lib) for lib in LIBRARIES}
-    blob = json.dumps([versions, *parts], sort_keys=True, default=_encode, ensure_ascii=False)
+    code = _fingerprint(Path(__file__).with_name("training.py"))  # a changed loss must not resume either
+    blob = json.dumps([versions, code, *parts], sort_keys=True, default=_encode, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
