@@ -84,6 +84,8 @@ class SftParams:
     group_by_length: bool = True
     """Batch rows of similar length together: less padding, same examples per epoch."""
     seed: int = 13
+    save_steps: int = 25
+    """Save a resumable checkpoint every this many optimizer steps (0: never); see jsontune/checkpoints.py."""
 
 
 @dataclass
@@ -108,6 +110,8 @@ class DpoParams:
     bf16: bool = False
     activation_checkpointing: bool = False
     seed: int = 13
+    save_steps: int = 5
+    """Save a resumable checkpoint every this many optimizer steps (0: never)."""
 
 
 @dataclass
@@ -142,17 +146,35 @@ RANGES: dict[str, tuple[float, float]] = {
     "sft.batch_size": (1, 4096),
     "sft.grad_accum": (1, 4096),
     "sft.max_length": (16, 32768),
+    "sft.save_steps": (0, 1_000_000),
     "dpo.beta": (1e-4, 10.0),
     "dpo.learning_rate": (1e-9, 1.0),
     "dpo.epochs": (0.01, 100),
     "dpo.batch_size": (1, 4096),
     "dpo.grad_accum": (1, 4096),
     "dpo.max_length": (16, 32768),
+    "dpo.save_steps": (0, 1_000_000),
     "dpo.n_prompts": (1, 10_000_000),
     "dpo.hard_negatives_per_prompt": (0, 20),
     "dpo.sft_weight": (0.0, 10.0),
     "dpo.on_policy_temperature": (0.01, 5.0),
     "merge.min_agreement": (0.0, 1.0),
+}
+
+
+# String params that name a transformers option: the ones that work with the pinned stack (no extra
+# package, no extra scheduler arguments), so a typo fails here and not when the trainer starts.
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "ademamix", "sgd", "adagrad", "adamw_bnb_8bit",
+              "adamw_8bit", "ademamix_8bit", "lion_8bit", "lion_32bit", "paged_adamw_32bit", "paged_adamw_8bit",
+              "paged_ademamix_32bit", "paged_ademamix_8bit", "paged_lion_32bit", "paged_lion_8bit", "rmsprop",
+              "rmsprop_bnb", "rmsprop_bnb_8bit", "rmsprop_bnb_32bit")
+LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                 "inverse_sqrt")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "sft.optimizer": OPTIMIZERS,
+    "dpo.optimizer": OPTIMIZERS,
+    "sft.lr_scheduler": LR_SCHEDULERS,
+    "dpo.lr_scheduler": LR_SCHEDULERS,
 }
 
 
@@ -205,6 +227,11 @@ def _build(cls: type, data: Any, path: str, source: str) -> Any:
             raise ParamsError(f"{source}: {key_path}: {value!r} is not {_describe(tp)}")
         if isinstance(value, int) and tp is float:
             value = float(value)
+        if key_path in CHOICES and value not in CHOICES[key_path]:
+            close = difflib.get_close_matches(str(value), CHOICES[key_path], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ParamsError(f"{source}: {key_path}: {value!r} is not allowed{hint} "
+                              f"(allowed: {', '.join(CHOICES[key_path])})")
         if key_path in RANGES:
             lo, hi = RANGES[key_path]
             if not lo <= value <= hi:

@@ -8,8 +8,10 @@ data card that the dataset stage writes as a DVC metric.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import logging
 import random
 import re
 from collections import Counter
@@ -22,8 +24,10 @@ from jsontune.schema import canonical, canonical_json, field_names, schema_error
 from jsontune.tasks import Task
 
 SPLITS = ("train", "val", "test")
+ROW_KEYS = ("text", "output", "source")
 MAX_LINE_CHARS = 1_000_000
 MAX_REPORTED_ERRORS = 50
+log = logging.getLogger(__name__)
 
 
 class DataError(ValueError):
@@ -48,28 +52,24 @@ def raise_errors(errors: list[str], what: str) -> None:
         raise DataError(f"{len(errors)} invalid {what}:\n" + "\n".join(shown) + tail)
 
 
-def read_labelled_jsonl(path: str | Path, schema: dict[str, Any]) -> tuple[list[Example], int]:
-    """Read ``{"text": str, "output": {...}}`` rows; returns the examples and the count of blank lines.
+def jsonl_objects(raw: bytes, name: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str], int]:
+    """Every non-blank line of JSONL bytes as ``(file:line, object)``, the problems as
+    ``file:line: field: reason`` and the number of blank lines.
 
-    Every row is checked (JSON, types, schema) and all problems are reported together, so one run
-    shows the user everything to fix.
+    One parser for training data and ``jsontune predict`` input: a UTF-8 BOM and CRLF endings are
+    accepted; bytes that are not UTF-8, a line that is not one JSON object, a repeated key, NaN/Infinity,
+    unpaired surrogates and over-long lines are errors, never skipped or repaired.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    raw = path.read_bytes()
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    errors: list[str] = []
-    examples: list[Example] = []
-    blank = 0
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    if not lines:
-        raise DataError(f"{path}: file is empty")
+    rows: list[tuple[str, dict[str, Any]]] = []
+    errors: list[str] = []
+    blank = 0
     for lineno, line_bytes in enumerate(lines, start=1):
-        where = f"{path}:{lineno}"
+        where = f"{name}:{lineno}"
         try:
             line = line_bytes.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -81,18 +81,54 @@ def read_labelled_jsonl(path: str | Path, schema: dict[str, Any]) -> tuple[list[
         row, problem = parse_object_line(line, where)
         if problem:
             errors.append(problem)
-            continue
-        extra = sorted(set(row) - {"text", "output", "source"})
-        if extra:
-            errors.append(f"{where}: {extra[0]}: unknown key (allowed: text, output, source)")
+        else:
+            rows.append((where, row))
+    return rows, errors, blank
+
+
+def _unknown_key(key: str, allowed: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1) or [a for a in allowed if a.casefold() == key.casefold()]
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"{key}: unknown key{hint} (allowed: {', '.join(allowed)})"
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def read_labelled_jsonl(path: str | Path, schema: dict[str, Any]) -> tuple[list[Example], int]:
+    """Read ``{"text": str, "output": {...}}`` rows; returns the examples and the count of blank lines.
+
+    Every row is checked (JSON, types, schema) and all problems are reported together, so one run
+    shows the user everything to fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    raw = path.read_bytes()
+    if not raw.removeprefix(b"\xef\xbb\xbf"):
+        raise DataError(f"{path}: file is empty")
+    rows, errors, blank = jsonl_objects(raw, str(path))
+    examples: list[Example] = []
+    for where, row in rows:
+        unknown = [k for k in row if k not in ROW_KEYS]
+        if unknown:
+            errors.extend(f"{where}: {_unknown_key(k, ROW_KEYS)}" for k in unknown)
             continue
         text = row.get("text")
-        if not isinstance(text, str) or not text.strip():
+        if text is not None and not isinstance(text, str):
+            errors.append(f"{where}: text: expected a non-empty string, got {_type_name(text)}")
+            continue
+        if not text or not text.strip():
             errors.append(f"{where}: text: missing or empty (expected a non-empty string)")
+            continue
+        if "source" in row and not isinstance(row["source"], str):
+            errors.append(f"{where}: source: expected a string, got {_type_name(row['source'])}")
             continue
         output = row.get("output")
         if not isinstance(output, dict):
-            errors.append(f"{where}: output: missing or not an object")
+            got = f" (got {_type_name(output)})" if "output" in row else ""
+            errors.append(f"{where}: output: missing or not an object{got}")
             continue
         problems = schema_errors(output, schema)
         if problems:
@@ -101,20 +137,66 @@ def read_labelled_jsonl(path: str | Path, schema: dict[str, Any]) -> tuple[list[
             continue
         examples.append(Example(text=text, output=canonical(output, schema), group=near_duplicate_key(text),
                                 origin=where))
-    raise_errors(errors, f"rows in {path}")
+    if not examples and not errors:
+        raise DataError(f"{path}: no rows (only blank lines)")
+    raise_errors(by_line(errors, str(path)), f"rows in {path}")
     return examples, blank
 
 
+def by_line(errors: list[str], name: str) -> list[str]:
+    """``name:line: ...`` messages in line order (stable within a line)."""
+    return sorted(errors, key=lambda e: int(e[len(name) + 1:].split(":", 1)[0]))
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(key)
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _surrogate_path(value: Any, path: str) -> str | None:
+    """The first field holding an unpaired UTF-16 surrogate (``"\\ud800"``), which no UTF-8 file can store."""
+    if isinstance(value, str):
+        return path if any("\ud800" <= ch <= "\udfff" for ch in value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and _surrogate_path(key, path) is not None:
+            return f"{path}.{key}" if path else key
+        found = _surrogate_path(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def parse_object_line(line: str, where: str) -> tuple[Any, str | None]:
-    """One JSONL line as a JSON object, or ``(None, "file:line: (line): reason")``; size-bounded."""
+    """One JSONL line as a JSON object, or ``(None, "file:line: field: reason")``; size-bounded and strict:
+    a repeated key would silently keep only the last value, so it is an error, as are NaN/Infinity."""
     if len(line) > MAX_LINE_CHARS:
         return None, f"{where}: (line): {len(line)} characters, more than the limit of {MAX_LINE_CHARS}"
     try:
-        row = json.loads(line)
+        row = json.loads(line, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+    except _DuplicateKey as exc:
+        return None, f"{where}: {exc}: key repeated in one object (JSON keys must be unique)"
     except json.JSONDecodeError as exc:
-        return None, f"{where}: (line): not valid JSON: {exc.msg} at column {exc.colno}"
+        return None, f"{where}: (line): not valid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
+    except (ValueError, RecursionError) as exc:
+        return None, f"{where}: (line): not valid JSON: {exc}"
     if not isinstance(row, dict):
         return None, f"{where}: (line): expected a JSON object, got {type(row).__name__}"
+    bad = _surrogate_path(row, "")
+    if bad is not None:
+        return None, f"{where}: {bad}: unpaired UTF-16 surrogate escape (not valid Unicode)"
     return row, None
 
 
@@ -126,7 +208,8 @@ def near_duplicate_key(text: str) -> str:
 
 
 def deduplicate(examples: Sequence[Example]) -> tuple[list[Example], int]:
-    """Drop exact repeats of (text, output), keeping the first; the same text with two labels is an error."""
+    """Drop repeats of (text up to whitespace, output), keeping the first; the same text with two labels
+    is an error. The removed rows are counted (the data card) and listed as a warning on stderr."""
     seen: dict[str, Example] = {}
     kept: list[Example] = []
     errors: list[str] = []
@@ -140,7 +223,13 @@ def deduplicate(examples: Sequence[Example]) -> tuple[list[Example], int]:
             errors.append(f"{ex.origin}: output: conflicts with {first.origin} for the same text "
                           f"({json.dumps(first.output)} vs {json.dumps(ex.output)})")
     raise_errors(errors, "rows (conflicting labels)")
-    return kept, len(examples) - len(kept)
+    removed = [ex for ex in examples if seen[" ".join(ex.text.split())] is not ex]
+    if removed:
+        shown = ", ".join(f"{ex.origin} (repeats {seen[' '.join(ex.text.split())].origin})"
+                          for ex in removed[:MAX_REPORTED_ERRORS])
+        log.warning("removed %d duplicate rows (same text up to whitespace, same label): %s%s", len(removed),
+                    shown, " ..." if len(removed) > MAX_REPORTED_ERRORS else "")
+    return kept, len(removed)
 
 
 def split_groups(groups: Iterable[str], val_fraction: float, test_fraction: float,

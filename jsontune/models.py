@@ -82,7 +82,7 @@ def _source(name: str) -> tuple[str, dict[str, Any]]:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ModelError(f"{path}: not a model checkpoint (no config.json)")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        _go_offline()
         return str(path), {"local_files_only": True}
     if path.is_absolute() or name.startswith((".", "models/")) or name.count("/") != 1:
         hint = " Run `make model` to build the embedded default." if path == EMBEDDED_DIR else ""
@@ -90,11 +90,38 @@ def _source(name: str) -> tuple[str, dict[str, Any]]:
     return name, {}
 
 
+def _go_offline() -> None:
+    """Disable the hub for this process: the env var for libraries imported later, and the flag that
+    huggingface_hub already read at import time (it does not re-read the environment)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None and os.environ["HF_HUB_OFFLINE"] not in ("0", "false", "False"):
+        constants.HF_HUB_OFFLINE = True
+
+
+def checked_adapter(adapter: str | Path) -> str:
+    """A LoRA adapter directory holding ``adapter_model.safetensors``: PEFT would otherwise fall back to a
+    pickle-based ``adapter_model.bin``, and unpickling can run code."""
+    path = Path(adapter)
+    if not (path / "adapter_model.safetensors").is_file():
+        raise ModelError(f"{path}: no adapter_model.safetensors; jsontune loads adapters as safetensors only "
+                         "(never pickle-based .bin files)")
+    return str(path)
+
+
+def _require_safetensors(src: str) -> None:
+    path = Path(src)
+    if path.is_dir() and not any(path.glob("*.safetensors")):
+        raise ModelError(f"{path}: no .safetensors weights; jsontune loads weights as safetensors only (never "
+                         "pickle-based .bin/.pt files, which can run code): convert the checkpoint with "
+                         "save_pretrained(..., safe_serialization=True) in a trusted environment")
+
+
 def _hub_error(name: str, exc: Exception) -> ModelError:
     return ModelError(
-        f"could not load '{name}' from the Hugging Face hub ({type(exc).__name__}: {exc}). This machine may "
-        "have no hub access: download the model elsewhere, copy the directory here and set model.name to "
-        "its path (or set HF_TOKEN in the environment for gated models)."
+        f"could not load '{name}' from the Hugging Face hub ({type(exc).__name__}: {' '.join(str(exc).split())}). "
+        "This machine may have no hub access: download the model elsewhere, copy the directory here and set "
+        "model.name to its path (or set HF_TOKEN in the environment for gated models)."
     )
 
 
@@ -138,6 +165,7 @@ def load_base_model(params: ModelParams, *, quantize: bool = True) -> Any:
     from transformers import AutoModelForCausalLM
 
     src, kw = _source(params.name)
+    _require_safetensors(src)
     qconf = quantization_config(params) if quantize else None
     if qconf is not None:
         kw["quantization_config"] = qconf
@@ -160,7 +188,7 @@ def load_for_inference(params: ModelParams, adapter: str | Path | None = None) -
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter))
+        model = PeftModel.from_pretrained(model, checked_adapter(adapter))
     model.eval()
     return model
 
@@ -170,7 +198,7 @@ def merge_adapter(params: ModelParams, adapter: str | Path, out_dir: str | Path,
     from peft import PeftModel
 
     base = load_base_model(params, quantize=False)
-    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    merged = PeftModel.from_pretrained(base, checked_adapter(adapter)).merge_and_unload()
     merged.generation_config.eos_token_id = tokenizer.eos_token_id
     merged.generation_config.pad_token_id = tokenizer.pad_token_id
     merged.save_pretrained(out_dir, safe_serialization=True)

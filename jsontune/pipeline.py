@@ -24,6 +24,8 @@ VAL_METRICS = "metrics/val.json"
 MERGED_DIR = "runs/merged"
 REPORT = "reports/eval.md"
 STAGE_PLOT = "reports/stages.json"
+# Outside every DVC out: DVC deletes a stage's outs before rerunning it (see jsontune/checkpoints.py).
+CHECKPOINTS = "runs/checkpoints"
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -77,18 +79,33 @@ def run_baseline(params: Params, root: Path) -> dict[str, Any]:
     return metrics
 
 
+def _model_files(params: Params) -> Path | None:
+    """The local base checkpoint (part of a checkpoint key: rebuilding it must not resume an old run)."""
+    path = Path(params.model.name)
+    return path if path.is_dir() else None
+
+
 def run_sft(params: Params, root: Path) -> dict[str, Any]:
+    """LoRA SFT; resumes from the last checkpoint of an interrupted run with the same params and data."""
     from transformers import set_seed
 
+    from jsontune import checkpoints
     from jsontune.models import load_base_model
     from jsontune.training import train_sft, write_train_log
 
     set_seed(params.sft.seed)
     tok, _ = _tokenizer_and_schema(params)
+    train_file = root / SPLIT_FILE.format(split="train")
+    ckpt = checkpoints.run_dir(root / CHECKPOINTS, "sft", params.sft, params.model, _model_files(params),
+                               train_file)
     result = train_sft(load_base_model(params.model), tok, load_split(root, "train"), params.sft, params.model,
-                       root / ADAPTER.format(stage="sft"), live_dir=root / LIVE_DIR.format(stage="sft"))
+                       root / ADAPTER.format(stage="sft"), live_dir=root / LIVE_DIR.format(stage="sft"),
+                       checkpoint_dir=ckpt)
+    if is_main_process():
+        checkpoints.clear(root / CHECKPOINTS, "sft")
     summary = {"train_loss": result["train"]["train_loss"], "train_runtime": result["train"]["train_runtime"],
-               "steps": result["log"][-1].get("step"), "num_processes": result["num_processes"]}
+               "steps": result["log"][-1].get("step"), "resumed_from_step": result["resumed_from_step"],
+               "num_processes": result["num_processes"]}
     if is_main_process():
         write_train_log(root / TRAIN_LOG.format(stage="sft"), summary)
     return summary
@@ -98,6 +115,7 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
     """Pairs from hard negatives plus the SFT policy's own misses, then DPO from the SFT adapter."""
     from transformers import set_seed
 
+    from jsontune import checkpoints
     from jsontune.generation import generate
     from jsontune.models import load_base_model, load_for_inference
     from jsontune.preferences import build_pairs, pick_prompts
@@ -123,11 +141,16 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
     if not pairs:
         raise ValueError("no DPO pairs: raise dpo.hard_negatives_per_prompt or enable dpo.on_policy")
     set_seed(p.seed)
+    ckpt = checkpoints.run_dir(root / CHECKPOINTS, "dpo", p, params.model, _model_files(params), sft_adapter, pairs)
     result = train_dpo(load_base_model(params.model), tok, pairs, p, params.model, sft_adapter,
-                       root / ADAPTER.format(stage="dpo"), live_dir=root / LIVE_DIR.format(stage="dpo"))
+                       root / ADAPTER.format(stage="dpo"), live_dir=root / LIVE_DIR.format(stage="dpo"),
+                       checkpoint_dir=ckpt)
+    if is_main_process():
+        checkpoints.clear(root / CHECKPOINTS, "dpo")
     last = [e for e in result["log"] if "rewards/accuracies" in e]
     summary = {"pairs": len(pairs), "pair_kinds": kinds, "train_loss": result["train"]["train_loss"],
                "train_runtime": result["train"]["train_runtime"], "steps": result["log"][-1].get("step"),
+               "resumed_from_step": result["resumed_from_step"],
                "final_reward_accuracy": last[-1]["rewards/accuracies"] if last else None,
                "final_reward_margin": last[-1].get("rewards/margins") if last else None,
                "num_processes": result["num_processes"]}

@@ -9,26 +9,25 @@ from pathlib import Path
 from typing import IO, Any
 
 from jsontune.config import load_params
-from jsontune.data import DataError, parse_object_line, prompt_messages, raise_errors
+from jsontune.data import DataError, by_line, jsonl_objects, prompt_messages, raise_errors
 from jsontune.metrics import parse_output
 from jsontune.schema import is_valid
 from jsontune.tasks import load_task
 
 
-def read_texts(stream: IO[str], name: str) -> list[dict[str, Any]]:
-    """Rows with a non-empty ``text``; any bad line is an error naming ``file:line``."""
-    rows, errors = [], []
-    for lineno, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        row, problem = parse_object_line(line, f"{name}:{lineno}")
-        if problem:
-            errors.append(problem)
-        elif not isinstance(row.get("text"), str) or not row["text"].strip():
-            errors.append(f"{name}:{lineno}: text: missing or not a non-empty string")
+def read_texts(stream: IO[bytes] | IO[str], name: str) -> list[dict[str, Any]]:
+    """Rows with a non-empty ``text``; any bad line is an error naming ``file:line`` (the training-data
+    line parser: bytes that are not UTF-8 are reported, not a crash)."""
+    data = stream.read()
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    parsed, errors, _ = jsonl_objects(raw, name)
+    rows = []
+    for where, row in parsed:
+        if not isinstance(row.get("text"), str) or not row["text"].strip():
+            errors.append(f"{where}: text: missing or not a non-empty string")
         else:
             rows.append(row)
-    raise_errors(errors, "rows")
+    raise_errors(by_line(errors, name), "rows")
     return rows
 
 
@@ -54,12 +53,12 @@ def predict_file(model_dir: str, input_path: str, output_path: str, params_file:
     task = load_task(params.task.name, params.task.system_prompt)
     model_params = replace(params.model, name=model_dir)
     if input_path == "-":
-        rows = read_texts(sys.stdin, "<stdin>")
+        rows = read_texts(sys.stdin.buffer, "<stdin>")
     else:
         path = Path(input_path)
         if not path.is_file():
             raise DataError(f"{path}: file not found")
-        with path.open(encoding="utf-8-sig") as fh:
+        with path.open("rb") as fh:
             rows = read_texts(fh, str(path))
     tok = load_tokenizer(model_params)
     model = load_for_inference(model_params, adapter)

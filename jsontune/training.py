@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,14 @@ def lora_config(p: LoraParams) -> Any:
                       bias="none", task_type="CAUSAL_LM")
 
 
-def _common_args(p: SftParams | DpoParams, output_dir: str | Path, model: ModelParams) -> dict[str, Any]:
+def _common_args(p: SftParams | DpoParams, output_dir: str | Path, model: ModelParams,
+                 checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
     """Arguments SFT and DPO share; TRL's own defaults (bf16, checkpointing) are overridden from params
-    because both are slower on CPU."""
+    because both are slower on CPU. With a ``checkpoint_dir`` the trainer saves a resumable checkpoint
+    (adapter, optimizer, scheduler, RNG state) every ``save_steps`` steps there, keeping only the last."""
+    saving = checkpoint_dir is not None and p.save_steps > 0
     return {
-        "output_dir": str(output_dir),
+        "output_dir": str(checkpoint_dir if checkpoint_dir is not None else output_dir),
         "num_train_epochs": p.epochs,
         "per_device_train_batch_size": p.batch_size,
         "gradient_accumulation_steps": p.grad_accum,
@@ -64,7 +68,9 @@ def _common_args(p: SftParams | DpoParams, output_dir: str | Path, model: ModelP
         "seed": p.seed,
         "data_seed": p.seed,
         "logging_steps": 1,
-        "save_strategy": "no",
+        "save_strategy": "steps" if saving else "no",
+        "save_steps": p.save_steps if saving else 500,
+        "save_total_limit": 1,
         "report_to": [],
         "disable_tqdm": False,
         "trust_remote_code": model.trust_remote_code,
@@ -73,21 +79,23 @@ def _common_args(p: SftParams | DpoParams, output_dir: str | Path, model: ModelP
     }
 
 
-def sft_config(p: SftParams, output_dir: str | Path, model: ModelParams) -> Any:
+def sft_config(p: SftParams, output_dir: str | Path, model: ModelParams,
+               checkpoint_dir: str | Path | None = None) -> Any:
     from trl import SFTConfig
 
-    return SFTConfig(**_common_args(p, output_dir, model), warmup_steps=p.warmup_ratio,
+    return SFTConfig(**_common_args(p, output_dir, model, checkpoint_dir), warmup_steps=p.warmup_ratio,
                      completion_only_loss=True,
                      train_sampling_strategy="group_by_length" if p.group_by_length else "random")
 
 
-def dpo_config(p: DpoParams, output_dir: str | Path, model: ModelParams) -> Any:
+def dpo_config(p: DpoParams, output_dir: str | Path, model: ModelParams,
+               checkpoint_dir: str | Path | None = None) -> Any:
     from trl import DPOConfig
 
     kw: dict[str, Any] = {"beta": p.beta}
     if p.sft_weight > 0:
         kw.update(loss_type=["sigmoid", "sft"], loss_weights=[1.0, p.sft_weight])
-    return DPOConfig(**_common_args(p, output_dir, model), **kw)
+    return DPOConfig(**_common_args(p, output_dir, model, checkpoint_dir), **kw)
 
 
 CURVE_KEYS = ("loss", "learning_rate", "grad_norm", "mean_token_accuracy", "rewards/accuracies", "rewards/margins")
@@ -170,12 +178,12 @@ def _answer_only_trainer_class() -> type:
 
 
 def sft_trainer(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], p: SftParams,
-                model_params: ModelParams, output_dir: str | Path) -> Any:
+                model_params: ModelParams, output_dir: str | Path, checkpoint_dir: str | Path | None = None) -> Any:
     """An ``SFTTrainer`` over prompt/completion rows: TRL masks the prompt, so only the answer trains."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     score_only_answer_positions_on_cpu()
     model = _prepare(base_model, model_params.quantization != "none")
-    return _answer_only_trainer_class()(model=model, args=sft_config(p, output_dir, model_params),
+    return _answer_only_trainer_class()(model=model, args=sft_config(p, output_dir, model_params, checkpoint_dir),
                       train_dataset=_dataset(rows, SFT_COLUMNS), processing_class=tokenizer,
                       peft_config=lora_config(p.lora))
 
@@ -204,39 +212,57 @@ def save_adapter(trainer: Any, output_dir: str | Path) -> None:
     trainer.accelerator.wait_for_everyone()
 
 
-def _finish(trainer: Any, result: Any, output_dir: str | Path, live_dir: str | Path | None) -> dict:
+def _train(trainer: Any, checkpoint_dir: str | Path | None, stage: str) -> tuple[Any, int | None]:
+    """``trainer.train()``, resumed from the newest complete checkpoint in ``checkpoint_dir`` if any."""
+    from jsontune.checkpoints import checkpoint_step, last_checkpoint
+
+    resume = last_checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
+    if resume is None:
+        return trainer.train(), None
+    print(f"{stage}: resuming from {resume} (step {checkpoint_step(resume)})", file=sys.stderr, flush=True)
+    return trainer.train(resume_from_checkpoint=str(resume)), checkpoint_step(resume)
+
+
+def _finish(trainer: Any, result: Any, resumed: int | None, output_dir: str | Path,
+            live_dir: str | Path | None) -> dict:
     check_ranks_agree(trainer)
     save_adapter(trainer, output_dir)
     if live_dir is not None and trainer.is_world_process_zero():
         log_curves(live_dir, trainer.state.log_history)
-    return {"train": result.metrics, "log": trainer.state.log_history,
+    return {"train": result.metrics, "log": trainer.state.log_history, "resumed_from_step": resumed,
             "num_processes": trainer.accelerator.num_processes}
 
 
 def train_sft(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], p: SftParams,
-              model_params: ModelParams, output_dir: str | Path, live_dir: str | Path | None = None) -> dict:
-    """Train a LoRA adapter and save it; returns the train metrics and the per-step log."""
-    trainer = sft_trainer(base_model, tokenizer, rows, p, model_params, output_dir)
-    return _finish(trainer, trainer.train(), output_dir, live_dir)
+              model_params: ModelParams, output_dir: str | Path, live_dir: str | Path | None = None,
+              checkpoint_dir: str | Path | None = None) -> dict:
+    """Train a LoRA adapter and save it; returns the train metrics, the per-step log and the step it
+    resumed from (None for a fresh start). Checkpoints go to ``checkpoint_dir`` when given."""
+    trainer = sft_trainer(base_model, tokenizer, rows, p, model_params, output_dir, checkpoint_dir)
+    result, resumed = _train(trainer, checkpoint_dir, "sft")
+    return _finish(trainer, result, resumed, output_dir, live_dir)
 
 
 def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], p: DpoParams,
               model_params: ModelParams, sft_adapter: str | Path, output_dir: str | Path,
-              live_dir: str | Path | None = None) -> dict:
-    """DPO continuing from the SFT adapter; TRL keeps a frozen copy of it as the reference policy."""
+              live_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None) -> dict:
+    """DPO continuing from the SFT adapter; TRL keeps a frozen copy of it as the reference policy.
+    Checkpoints (both adapters, optimizer, RNG) go to ``checkpoint_dir`` when given."""
     from peft import PeftModel
     from trl import DPOTrainer
 
+    from jsontune.models import checked_adapter
+
     score_only_answer_positions_on_cpu()
     model = _prepare(base_model, model_params.quantization != "none")
-    model = PeftModel.from_pretrained(model, str(sft_adapter), is_trainable=True)
-    trainer = DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params),
+    model = PeftModel.from_pretrained(model, checked_adapter(sft_adapter), is_trainable=True)
+    trainer = DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params, checkpoint_dir),
                          train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer)
-    result = trainer.train()
+    result, resumed = _train(trainer, checkpoint_dir, "dpo")
     unwrapped = trainer.accelerator.unwrap_model(trainer.model)
     if "ref" in unwrapped.peft_config:
         unwrapped.delete_adapter("ref")
-    return _finish(trainer, result, output_dir, live_dir)
+    return _finish(trainer, result, resumed, output_dir, live_dir)
 
 
 def write_train_log(path: str | Path, result: dict) -> None:

@@ -189,7 +189,7 @@ def test_read_texts_errors_name_file_and_line():
         read_texts(io.StringIO("\n".join(lines) + "\n"), "<stdin>")
     assert str(info.value).splitlines() == [
         "5 invalid rows:",
-        "<stdin>:2: (line): not valid JSON: Expecting property name enclosed in double quotes at column 1",
+        "<stdin>:2: (line): not valid JSON: Expecting property name enclosed in double quotes at column 14",
         "<stdin>:4: (line): expected a JSON object, got list",
         "<stdin>:5: text: missing or not a non-empty string",
         "<stdin>:6: text: missing or not a non-empty string",
