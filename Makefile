@@ -34,6 +34,8 @@ ifndef JSONTUNE_SYSTEM_PYTHON
 endif
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	# xgrammar (constrained decoding) without its triton requirement: ~1 GB used only for CUDA logits.
+	$(PY) -m pip install --quiet --no-deps -c constraints.txt xgrammar apache-tvm-ffi
 	touch $@
 
 setup: $(STAMP) ## create .venv and install the pinned stack (once)
