@@ -23,7 +23,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup model data train test test-fast lint predict clean lock
+.PHONY: help setup model data train test test-fast lint predict clean lock plots diff
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,18 @@ INPUT ?= -
 OUTPUT ?= -
 predict: setup ## predict with the merged model: make predict INPUT=msgs.jsonl OUTPUT=out.jsonl
 	$(BIN)jsontune predict --model runs/merged --input $(INPUT) --output $(OUTPUT)
+
+PLOTS_TEMPLATE := reports/templates/dvc_plots_offline.html
+plots: setup ## dvc plots as one self-contained HTML (vega inlined, no network): reports/plots/index.html
+	$(RUN_ENV) $(BIN)dvc plots show --html-template $(PLOTS_TEMPLATE) -o reports/plots
+	$(PY) -m jsontune.plots check reports/plots/index.html
+
+REV ?= main
+diff: setup ## metrics and params vs REV (default main) as markdown for a PR comment: make diff REV=HEAD~1
+	@echo "### Metrics vs $(REV)"; echo
+	@$(RUN_ENV) $(BIN)dvc metrics diff --md $(REV)
+	@echo; echo "### Params vs $(REV)"; echo
+	@$(RUN_ENV) $(BIN)dvc params diff --md $(REV)
 
 lock: setup ## re-pin constraints.txt from the current environment
 	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.tmp

@@ -93,6 +93,11 @@ def _overhead(free: Mapping[str, Any], other: Mapping[str, Any]) -> float | None
     return round(1 - b / a, 3) if a and b else None
 
 
+def _rate(speed: Mapping[str, Any]) -> int | None:
+    tps = speed.get("tokens_per_second")
+    return round(tps) if tps is not None else None
+
+
 def decoding_rows(stages: Mapping[str, Mapping[str, Any]], mode: str) -> list[list[Any]]:
     rows = []
     for name, m in stages.items():
@@ -100,8 +105,8 @@ def decoding_rows(stages: Mapping[str, Mapping[str, Any]], mode: str) -> list[li
             continue
         c = m[mode]
         rows.append([name, m["schema_validity"], c["schema_validity"], m["exact_match"], c["exact_match"],
-                     round(c["exact_match"] - m["exact_match"], 4), m.get("speed", {}).get("tokens_per_second"),
-                     c["speed"].get("tokens_per_second"), _overhead(m, c),
+                     round(c["exact_match"] - m["exact_match"], 4), _rate(m.get("speed", {})), _rate(c["speed"]),
+                     _overhead(m, c),
                      f"{c['speed'].get('rows_generated', '?')}/{c['n']}"])
     return rows
 

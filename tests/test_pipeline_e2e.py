@@ -11,9 +11,10 @@ from pathlib import Path
 
 import yaml
 
+from jsontune import plots
 from tests.conftest import REPO
 
-COPY = ["jsontune", "stages", "dvc.yaml", ".dvc/config", ".dvcignore", "data/extra"]
+COPY = ["jsontune", "stages", "dvc.yaml", ".dvc/config", ".dvcignore", "data/extra", "reports/templates"]
 
 
 def tiny_params(model_dir: Path) -> dict:
@@ -95,6 +96,10 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_model(tmp_path: Path, tiny_model: 
         steps = json.loads((tmp_path / f"metrics/{stage}_train.json").read_text())["steps"]
         assert curve[0] == "step\tloss" and len(curve) - 1 == steps
     assert (tmp_path / "dvclive/dpo/plots/metrics/rewards_accuracies.tsv").is_file()
+
+    dvc(tmp_path, env, "plots", "show", "--html-template", "reports/templates/dvc_plots_offline.html", "-o", "plots")
+    page = (tmp_path / "plots/index.html").read_text()
+    assert "vegaEmbed(" in page and "loss" in page and plots.external_references(page) == []
 
     assert "Data and pipelines are up to date" in dvc(tmp_path, env, "repro")
     diff = json.loads(dvc(tmp_path, env, "metrics", "diff", "--json"))
