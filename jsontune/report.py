@@ -161,7 +161,7 @@ def eval_markdown(stages: Mapping[str, Mapping[str, Any]], title: str = "Evaluat
             out += [f"### {stage}: {len(worst)} of {sum(not r['exact_match'] for r in rows)} misses", ""]
             for r in worst:
                 out += [f"- input: `{_inline(r['text'])}`", f"  - expected: `{_inline(r['expected'])}`",
-                        f"  - got: `{_inline(r['raw'])}`",
+                        f"  - got: `{_inline(r['raw'])}`" if r["raw"].strip() else "  - got: (nothing but whitespace)",
                         f"  - failures: {', '.join(r.get('failures', [])) or 'wrong value'}"]
             out.append("")
     return "\n".join(out).rstrip() + "\n"
