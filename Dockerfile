@@ -33,7 +33,8 @@ RUN pip install --no-cache-dir -c constraints.txt pip==26.3 \
     && pip install --no-cache-dir -c constraints.txt \
         --index-url "https://download.pytorch.org/whl/${TORCH_CUDA}" --extra-index-url https://pypi.org/simple torch
 COPY . .
-RUN pip install --no-cache-dir -c constraints.txt -e ".[dev,s3]"
+# The `constrained` extra (xgrammar) keeps its triton requirement here: torch's CUDA wheel brings triton.
+RUN pip install --no-cache-dir -c constraints.txt -e ".[dev,s3,constrained]"
 
 # Caches live in volumes: model downloads (HF_HOME) and the DVC cache (set in DVC's system config).
 ENV HF_HOME=/cache/huggingface \

@@ -23,7 +23,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup model data train test test-fast lint predict push push-args clean lock
+.PHONY: help setup model data train test test-fast lint predict push push-args clean lock plots diff
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,s3]"
+	# xgrammar (constrained decoding) without its triton requirement: ~1 GB used only for CUDA logits.
+	$(PY) -m pip install --quiet --no-deps -c constraints.txt xgrammar apache-tvm-ffi
 	touch $@
 endif
 
@@ -85,6 +87,18 @@ push: push-args setup ## upload to the Hugging Face hub: make push REPO_ID=you/n
 
 push-args:
 	@test -n "$(REPO_ID)" || { echo "make push needs REPO_ID=your-name/model-name (token: HF_TOKEN)"; exit 2; }
+
+PLOTS_TEMPLATE := reports/templates/dvc_plots_offline.html
+plots: setup ## dvc plots as one self-contained HTML (vega inlined, no network): reports/plots/index.html
+	$(RUN_ENV) $(BIN)dvc plots show --html-template $(PLOTS_TEMPLATE) -o reports/plots
+	$(PY) -m jsontune.plots check reports/plots/index.html
+
+REV ?= main
+diff: setup ## metrics and params vs REV (default main) as markdown for a PR comment: make diff REV=HEAD~1
+	@echo "### Metrics vs $(REV)"; echo
+	@$(RUN_ENV) $(BIN)dvc metrics diff --md $(REV)
+	@echo; echo "### Params vs $(REV)"; echo
+	@$(RUN_ENV) $(BIN)dvc params diff --md $(REV)
 
 lock: setup ## re-pin constraints.txt from the current environment
 	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.tmp

@@ -23,8 +23,14 @@ USER_ERRORS: tuple[type[Exception], ...] = (ParamsError, DataError, SchemaFileEr
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
+    errors = USER_ERRORS
     models = sys.modules.get("jsontune.models")  # only code that imported it can raise ModelError; no torch here
-    return (*USER_ERRORS, models.ModelError) if models else USER_ERRORS
+    if models:
+        errors = (*errors, models.ModelError)
+    generation = sys.modules.get("jsontune.generation")
+    if generation:
+        errors = (*errors, generation.ConstrainedDecodingError)
+    return errors
 
 
 def stage_main(run: Callable[[Params, Path], Any], argv: Sequence[str] | None = None,
@@ -64,7 +70,7 @@ def _predict(args: argparse.Namespace) -> int:
     from jsontune.predict import predict_file
 
     n = predict_file(args.model, args.input, args.output, params_file=args.params, adapter=args.adapter,
-                     batch_size=args.batch_size)
+                     batch_size=args.batch_size, decoding=args.decoding)
     print(f"wrote {n} predictions to {args.output}", file=sys.stderr)
     return 0
 
@@ -91,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     pred.add_argument("--params", default=str(DEFAULT_PARAMS),
                       help="params file for the schema and system prompt (default: params.yaml)")
     pred.add_argument("--batch-size", type=int, default=None)
+    pred.add_argument("--decoding", choices=("free", "constrained"), default="free",
+                      help="constrained: only tokens that keep the answer valid under the task's schema (xgrammar)")
     pred.set_defaults(func=_predict)
     push = sub.add_parser("push", help="upload a merged model or adapter to the Hugging Face hub (token: HF_TOKEN)")
     push.add_argument("--model", required=True, help="runs/merged, or an adapter such as runs/dpo/adapter")

@@ -122,6 +122,17 @@ class MergeParams:
 
 
 @dataclass
+class EvalParams:
+    decoding: list[Literal["free", "constrained"]] = field(default_factory=lambda: ["free", "constrained"])
+    """Decoding modes every evaluated stage is scored in; free is required (its numbers are the top-level keys)."""
+    reuse_free_answers: bool = True
+    """Constrained decoding keeps a free greedy answer the grammar accepts token by token (greedy decoding
+    would pick the same tokens) and decodes only the others; false decodes every row again."""
+    extra_sets: list[str] = field(default_factory=list)
+    """JSONL files of {"text", "output", "source"?} rows (labels may be partial) scored like the test split."""
+
+
+@dataclass
 class Params:
     model: ModelParams = field(default_factory=ModelParams)
     task: TaskParams = field(default_factory=TaskParams)
@@ -130,6 +141,7 @@ class Params:
     sft: SftParams = field(default_factory=SftParams)
     dpo: DpoParams = field(default_factory=DpoParams)
     merge: MergeParams = field(default_factory=MergeParams)
+    eval: EvalParams = field(default_factory=EvalParams)
 
 
 RANGES: dict[str, tuple[float, float]] = {
@@ -244,6 +256,12 @@ def params_from_dict(data: dict[str, Any], source: str = "<params>") -> Params:
     params = _build(Params, data, "", source)
     if params.dataset.val_fraction + params.dataset.test_fraction >= 0.9:
         raise ParamsError(f"{source}: dataset.val_fraction + dataset.test_fraction must leave data to train on")
+    modes = params.eval.decoding
+    if "free" not in modes or len(set(modes)) != len(modes):
+        raise ParamsError(f"{source}: eval.decoding: {modes!r} must list 'free' and no mode twice")
+    names = [Path(p).stem for p in params.eval.extra_sets]
+    if len(set(names)) != len(names):
+        raise ParamsError(f"{source}: eval.extra_sets: two files with the same name {names!r} (sets are named by file)")
     return params
 
 

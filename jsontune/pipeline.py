@@ -26,6 +26,9 @@ REPORT = "reports/eval.md"
 STAGE_PLOT = "reports/stages.json"
 # Outside every DVC out: DVC deletes a stage's outs before rerunning it (see jsontune/checkpoints.py).
 CHECKPOINTS = "runs/checkpoints"
+FIGURES = "reports/figures"
+LOSS_CURVES = "dvclive/{stage}/plots/metrics"
+EVALUATED = ("baseline", "sft", "dpo", "merged")
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -67,16 +70,41 @@ def _evaluate(params: Params, rows: list[dict[str, Any]], stage: str, model: Any
     return evaluate_rows(model, tok, rows, schema, params.generation, desc=f"{stage} on {split}")
 
 
+def _extra_sets(params: Params, root: Path, schema: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    from jsontune.evaluation import read_extra_set, set_name
+
+    return {set_name(p): read_extra_set(root / p, schema, params.task.system_prompt) for p in params.eval.extra_sets}
+
+
+def _score_stage(params: Params, root: Path, stage: str, model: Any, tok: Any, schema: dict[str, Any],
+                 rows: list[dict[str, Any]], extra: dict[str, list[dict[str, Any]]], free: Any = None
+                 ) -> dict[str, Any]:
+    """Test split in every ``eval.decoding`` mode plus the external sets; writes the stage's predictions
+    (free answers, other modes nested per row) and metrics."""
+    from jsontune.evaluation import evaluate_extra_sets, evaluate_modes
+
+    predictions, metrics = evaluate_modes(model, tok, rows, schema, params.generation, params.eval,
+                                          desc=f"{stage} on test", free=free)
+    if extra:
+        metrics["extra_sets"] = evaluate_extra_sets(model, tok, extra, schema, params.generation, params.eval, stage)
+    merged_rows = []
+    for i, row in enumerate(predictions["free"]):
+        nested = {mode: {k: v for k, v in preds[i].items() if k not in ("text", "expected")}
+                  for mode, preds in predictions.items() if mode != "free"}
+        merged_rows.append({**row, **nested})
+    data_mod.write_jsonl(root / PREDICTIONS.format(stage=stage), merged_rows)
+    _write_json(root / STAGE_METRICS.format(stage=stage), metrics)
+    return metrics
+
+
 def run_baseline(params: Params, root: Path) -> dict[str, Any]:
     """The untouched base model, prompted exactly like the fine-tuned ones will be."""
     from jsontune.models import load_for_inference
 
     tok, schema = _tokenizer_and_schema(params)
+    extra = _extra_sets(params, root, schema)
     model = load_for_inference(params.model)
-    predictions, metrics = _evaluate(params, load_split(root, "test"), "baseline", model, tok, schema)
-    data_mod.write_jsonl(root / PREDICTIONS.format(stage="baseline"), predictions)
-    _write_json(root / STAGE_METRICS.format(stage="baseline"), metrics)
-    return metrics
+    return _score_stage(params, root, "baseline", model, tok, schema, load_split(root, "test"), extra)
 
 
 def _model_files(params: Params) -> Path | None:
@@ -160,29 +188,40 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
 
 
 def run_eval(params: Params, root: Path) -> dict[str, Any]:
-    """Both adapters on test (reported) and on val (used only to pick the adapter to merge)."""
+    """Both adapters on test and the external sets (reported) and on val (used only to pick the adapter to merge)."""
     from jsontune.models import load_for_inference
-    from jsontune.report import eval_markdown, stage_plot_rows
 
     tok, schema = _tokenizer_and_schema(params)
-    stages = {"baseline": _read_json(root / STAGE_METRICS.format(stage="baseline"))}
-    examples = {"baseline": data_mod.read_jsonl(root / PREDICTIONS.format(stage="baseline"))}
+    extra = _extra_sets(params, root, schema)
+    stages: dict[str, Any] = {}
     val: dict[str, Any] = {}
     test_rows, val_rows = load_split(root, "test"), load_split(root, "val")
     for stage in ("sft", "dpo"):
         model = load_for_inference(params.model, root / ADAPTER.format(stage=stage))
-        predictions, metrics = _evaluate(params, test_rows, stage, model, tok, schema)
-        data_mod.write_jsonl(root / PREDICTIONS.format(stage=stage), predictions)
-        _write_json(root / STAGE_METRICS.format(stage=stage), metrics)
-        stages[stage], examples[stage] = metrics, predictions
+        stages[stage] = _score_stage(params, root, stage, model, tok, schema, test_rows, extra)
         if val_rows:
             val[stage] = _evaluate(params, val_rows, stage, model, tok, schema, split="val")[1]
         del model
     _write_json(root / VAL_METRICS, val)
-    (root / REPORT).parent.mkdir(parents=True, exist_ok=True)
-    (root / REPORT).write_text(eval_markdown(stages, examples=examples), encoding="utf-8")
-    _write_json(root / STAGE_PLOT, stage_plot_rows(stages))
     return stages
+
+
+def run_report(params: Params, root: Path) -> dict[str, Any]:
+    """The reviewer's page (reports/eval.md), its PNG charts and the data behind `dvc plots`; no model."""
+    from jsontune.charts import write_charts
+    from jsontune.report import eval_markdown, stage_plot_rows
+
+    schema = load_task(params.task.name).schema
+    stages = {s: _read_json(root / STAGE_METRICS.format(stage=s)) for s in EVALUATED}
+    examples = {s: data_mod.read_jsonl(root / PREDICTIONS.format(stage=s)) for s in EVALUATED}
+    curves = {s: root / LOSS_CURVES.format(stage=s) for s in ("sft", "dpo")}
+    figures = write_charts(stages, examples, schema, curves, root / FIGURES)
+    (root / REPORT).parent.mkdir(parents=True, exist_ok=True)
+    text = eval_markdown(stages, examples=examples, schema=schema,
+                         figures={k: str(Path(v).relative_to(root / Path(REPORT).parent)) for k, v in figures.items()})
+    (root / REPORT).write_text(text, encoding="utf-8")
+    _write_json(root / STAGE_PLOT, stage_plot_rows(stages))
+    return {"report": REPORT, "figures": sorted(str(Path(v).relative_to(root)) for v in figures.values())}
 
 
 def choose_adapter(choice: str, val: dict[str, Any]) -> str:
@@ -200,11 +239,11 @@ def choose_adapter(choice: str, val: dict[str, Any]) -> str:
 
 def run_merge(params: Params, root: Path) -> dict[str, Any]:
     """Merge the chosen adapter into full-precision weights and check it answers like the adapter."""
-    from jsontune.evaluation import score_predictions
-    from jsontune.generation import generate
+    from jsontune.generation import generate, run_generation
     from jsontune.models import load_for_inference, merge_adapter
 
     tok, schema = _tokenizer_and_schema(params)
+    extra = _extra_sets(params, root, schema)
     chosen = choose_adapter(params.merge.adapter, _read_json(root / VAL_METRICS))
     adapter = root / ADAPTER.format(stage=chosen)
     rows = load_split(root, "test")
@@ -220,10 +259,10 @@ def run_merge(params: Params, root: Path) -> dict[str, Any]:
                              max_new_tokens=gen.max_new_tokens, desc="adapter (full precision)")
         del fp
     merged = merge_adapter(params.model, adapter, root / MERGED_DIR, tok)
-    raws = generate(merged, tok, [r["prompt"] for r in rows], batch_size=gen.batch_size,
-                    max_new_tokens=gen.max_new_tokens, desc="merged on test")
-    agreement = sum(a == b for a, b in zip(raws, reference, strict=True)) / len(rows)
-    _, metrics = score_predictions(rows, raws, schema)
+    free = run_generation(merged, tok, [r["prompt"] for r in rows], batch_size=gen.batch_size,
+                          max_new_tokens=gen.max_new_tokens, desc="merged on test (free)")
+    agreement = sum(a == b for a, b in zip(free.texts, reference, strict=True)) / len(rows)
+    metrics = _score_stage(params, root, "merged", merged, tok, schema, rows, extra, free=free)
     result = {"adapter": chosen, "agreement": round(agreement, 4), **metrics}
     _write_json(root / STAGE_METRICS.format(stage="merged"), result)
     if agreement < params.merge.min_agreement:

@@ -32,11 +32,13 @@ def read_texts(stream: IO[bytes] | IO[str], name: str) -> list[dict[str, Any]]:
 
 
 def predict_rows(model: Any, tokenizer: Any, rows: list[dict[str, Any]], schema: dict[str, Any],
-                 system_prompt: str, batch_size: int, max_new_tokens: int) -> list[dict[str, Any]]:
+                 system_prompt: str, batch_size: int, max_new_tokens: int, decoding: str = "free"
+                 ) -> list[dict[str, Any]]:
     from jsontune.generation import generate
 
     raws = generate(model, tokenizer, [prompt_messages(r["text"], system_prompt) for r in rows],
-                    batch_size=batch_size, max_new_tokens=max_new_tokens, desc="predicting")
+                    batch_size=batch_size, max_new_tokens=max_new_tokens, desc="predicting",
+                    decoding=decoding, schema=schema)
     out = []
     for row, raw in zip(rows, raws, strict=True):
         parsed = parse_output(raw)
@@ -46,7 +48,7 @@ def predict_rows(model: Any, tokenizer: Any, rows: list[dict[str, Any]], schema:
 
 
 def predict_file(model_dir: str, input_path: str, output_path: str, params_file: str = "params.yaml",
-                 adapter: str | None = None, batch_size: int | None = None) -> int:
+                 adapter: str | None = None, batch_size: int | None = None, decoding: str = "free") -> int:
     from jsontune.models import load_for_inference, load_tokenizer
 
     params = load_params(params_file)
@@ -63,7 +65,8 @@ def predict_file(model_dir: str, input_path: str, output_path: str, params_file:
     tok = load_tokenizer(model_params)
     model = load_for_inference(model_params, adapter)
     results = predict_rows(model, tok, rows, task.schema, task.system_prompt,
-                           batch_size or params.generation.batch_size, params.generation.max_new_tokens)
+                           batch_size or params.generation.batch_size, params.generation.max_new_tokens,
+                           decoding=decoding)
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     if output_path == "-":
         sys.stdout.write(lines)

@@ -20,11 +20,11 @@ from jsontune.config import Params
 from jsontune.data import MAX_LINE_CHARS, DataError, build_splits, deduplicate, read_labelled_jsonl
 from jsontune.pipeline import run_dataset
 from jsontune.predict import read_texts
+from jsontune.tasks import load_task
 from jsontune.tasks.support_ticket import generator
 
 REPO = Path(__file__).resolve().parent.parent
 BAD = REPO / "tests" / "data" / "bad"
-SCHEMA_REL = "jsontune/tasks/support_ticket/schema.json"
 INTENTS = list(generator.INTENTS)
 
 # file -> every line of the error message after the "N invalid rows in FILE:" header ({f} is the path)
@@ -124,7 +124,6 @@ def test_duplicates_are_removed_counted_in_the_data_card_and_listed(tmp_path: Pa
     shutil.copy(BAD / "duplicate-rows.jsonl", source)
     params = Params()
     params.dataset.source = str(source)
-    params.task.schema = SCHEMA_REL
     with caplog.at_level(logging.WARNING, logger="jsontune.data"):
         card = run_dataset(params, tmp_path)
     assert card["duplicates_removed"] == 3
@@ -143,7 +142,7 @@ def test_duplicates_are_removed_counted_in_the_data_card_and_listed(tmp_path: Pa
 
 def test_conflicting_labels_fail_the_dataset_stage_naming_both_lines(tmp_path: Path, capsys) -> None:
     source = BAD / "conflicting-labels.jsonl"
-    (tmp_path / "params.yaml").write_text(f"dataset:\n  source: {source}\ntask:\n  schema: {SCHEMA_REL}\n")
+    (tmp_path / "params.yaml").write_text(f"dataset:\n  source: {source}\ntask:\n  name: support_ticket\n")
     with pytest.raises(SystemExit) as info:
         stage_main(run_dataset, ["--params", str(tmp_path / "params.yaml"), "--root", str(tmp_path)])
     assert info.value.code == 2
@@ -165,7 +164,7 @@ def test_conflict_is_found_up_to_whitespace(schema: dict) -> None:
 
 def test_bad_source_file_fails_before_splitting(schema: dict) -> None:
     with pytest.raises(DataError, match="invalid rows in"):
-        build_splits(str(BAD / "bad-enum.jsonl"), SCHEMA_REL, schema, 10, 0.1, 0.2, 0)
+        build_splits(str(BAD / "bad-enum.jsonl"), load_task("support_ticket"), 10, 0.1, 0.2, 0)
 
 
 # ---------------------------------------------------------------- jsontune predict input: the same parser

@@ -306,3 +306,20 @@ def test_params_from_dict_names_the_source():
     with pytest.raises(ParamsError) as info:
         params_from_dict({"dpo": {"beta": 0}}, source="inline")
     assert str(info.value) == "inline: dpo.beta: 0.0 is out of range [0.0001, 10.0]"
+
+
+@pytest.mark.parametrize(("decoding", "ok"), [(["free", "constrained"], True), (["free"], True),
+                                              (["constrained"], False), (["free", "free"], False),
+                                              (["free", "beam"], False)])
+def test_eval_decoding_must_list_free_once_and_known_modes(decoding: list, ok: bool) -> None:
+    data = {"eval": {"decoding": decoding}}
+    if ok:
+        assert params_from_dict(data).eval.decoding == decoding
+    else:
+        with pytest.raises(ParamsError, match="eval.decoding"):
+            params_from_dict(data)
+
+
+def test_two_extra_sets_with_one_name_are_refused() -> None:
+    with pytest.raises(ParamsError, match="same name"):
+        params_from_dict({"eval": {"extra_sets": ["a/mine.jsonl", "b/mine.jsonl"]}})

@@ -11,7 +11,7 @@ from jsontune import pipeline
 REPO = Path(__file__).resolve().parent.parent
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
-ORDER = ["dataset", "baseline", "sft", "dpo", "eval", "merge"]
+ORDER = ["dataset", "baseline", "sft", "dpo", "eval", "merge", "report"]
 
 
 def _resolve(key: str) -> object:
@@ -26,7 +26,7 @@ def _outputs(stage: dict, kind: str) -> list[str]:
     return [next(iter(o)) if isinstance(o, dict) else o for o in stage.get(kind, [])]
 
 
-def test_stages_are_the_six_in_order_with_thin_scripts() -> None:
+def test_stages_are_in_order_with_thin_scripts() -> None:
     assert list(DVC["stages"]) == ORDER
     for name, stage in DVC["stages"].items():
         assert stage["cmd"] == f"python stages/{name}.py"
@@ -56,7 +56,20 @@ def test_stage_paths_match_the_pipeline_module() -> None:
     assert pipeline.STAGE_METRICS.format(stage="baseline") in _outputs(stages["baseline"], "metrics")
     assert {pipeline.STAGE_METRICS.format(stage=s) for s in ("sft", "dpo")} | {pipeline.VAL_METRICS} == set(
         _outputs(stages["eval"], "metrics"))
-    assert _outputs(stages["merge"], "outs") == [pipeline.MERGED_DIR]
+    assert _outputs(stages["merge"], "outs") == [pipeline.MERGED_DIR, pipeline.PREDICTIONS.format(stage="merged")]
+    assert _outputs(stages["report"], "outs") == [pipeline.REPORT, pipeline.FIGURES]
+    assert _outputs(stages["report"], "plots") == [pipeline.STAGE_PLOT]
+    for stage in pipeline.EVALUATED:
+        assert pipeline.STAGE_METRICS.format(stage=stage) in stages["report"]["deps"]
+        assert pipeline.PREDICTIONS.format(stage=stage) in stages["report"]["deps"]
+
+
+def test_extra_sets_are_dependencies_of_every_scoring_stage() -> None:
+    """Editing an external test set must rerun the stages that score it."""
+    for path in PARAMS["eval"]["extra_sets"]:
+        assert path.startswith("data/extra/"), f"{path}: keep external sets in data/extra/ (a dvc.yaml dep)"
+    for name in ("baseline", "eval", "merge"):
+        assert "data/extra" in DVC["stages"][name]["deps"] and "eval" in DVC["stages"][name]["params"]
 
 
 def test_training_stages_do_not_read_generation_or_eval_params() -> None:

@@ -11,16 +11,18 @@ from pathlib import Path
 
 import yaml
 
+from jsontune import plots
 from tests.conftest import REPO
 
-COPY = ["jsontune", "stages", "tasks", "dvc.yaml", ".dvc/config", ".dvcignore"]
+COPY = ["jsontune", "stages", "tasks", "dvc.yaml", ".dvc/config", ".dvcignore", "data/extra", "reports/templates"]
 
 
 def tiny_params(model_dir: Path) -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["model"]["name"] = str(model_dir)
     params["dataset"].update(n_examples=80)
-    params["generation"].update(max_new_tokens=12, batch_size=8)
+    # Room for a whole object: constrained decoding must finish it even on a random model.
+    params["generation"].update(max_new_tokens=48, batch_size=8)
     params["sft"].update(batch_size=4, max_length=160)
     params["dpo"].update(n_prompts=6, batch_size=4, max_length=160)
     params["merge"]["min_agreement"] = 0.5
@@ -70,13 +72,34 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_model(tmp_path: Path, tiny_model: 
     assert merged["adapter"] in ("sft", "dpo") and 0.5 <= merged["agreement"] <= 1.0
     assert (tmp_path / "runs/merged/model.safetensors").is_file()
     assert not list((tmp_path / "runs").rglob("*.bin")) and not list((tmp_path / "runs").rglob("*.pt"))
+    extra_rows = (tmp_path / "data/extra/handwritten.jsonl").read_text().splitlines()
+    sources = {json.loads(line)["source"] for line in extra_rows}
+    for stage in ("baseline", "sft", "dpo", "merged"):
+        m = json.loads((tmp_path / f"metrics/{stage}.json").read_text())
+        # A random model cannot write JSON freely; constrained decoding still must give only valid objects.
+        assert m["constrained"]["json_validity"] == 1.0 and m["constrained"]["schema_validity"] == 1.0, stage
+        assert m["speed"]["tokens_per_second"] > 0 and "rows_generated" in m["constrained"]["speed"]
+        extra = m["extra_sets"]["handwritten"]
+        assert extra["n"] == len(extra_rows) and set(extra["by_source"]) == sources
+        assert extra["constrained"]["schema_validity"] == 1.0 and set(extra["constrained"]["by_source"]) == sources
+        preds = [json.loads(line) for line in (tmp_path / f"predictions/{stage}.jsonl").read_text().splitlines()]
+        assert len(preds) == m["n"] and all(p["constrained"]["schema_valid"] for p in preds)
     report = (tmp_path / "reports/eval.md").read_text()
-    assert "| exact_match |" in report and "baseline" in report and "dpo" in report
+    assert "| exact_match |" in report and "baseline" in report and "dpo" in report and "merged" in report
+    assert "## Free vs constrained decoding" in report and "## `intent` confusion matrix" in report
+    assert "## External set `handwritten`" in report and "## Worst examples" in report
+    for name in ("stage_metrics", "per_field", "confusion", "loss_curves"):
+        png = tmp_path / f"reports/figures/{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"figures/{name}.png" in report
     for stage in ("sft", "dpo"):
         curve = (tmp_path / f"dvclive/{stage}/plots/metrics/loss.tsv").read_text().splitlines()
         steps = json.loads((tmp_path / f"metrics/{stage}_train.json").read_text())["steps"]
         assert curve[0] == "step\tloss" and len(curve) - 1 == steps
     assert (tmp_path / "dvclive/dpo/plots/metrics/rewards_accuracies.tsv").is_file()
+
+    dvc(tmp_path, env, "plots", "show", "--html-template", "reports/templates/dvc_plots_offline.html", "-o", "plots")
+    page = (tmp_path / "plots/index.html").read_text()
+    assert "vegaEmbed(" in page and "loss" in page and plots.external_references(page) == []
 
     assert "Data and pipelines are up to date" in dvc(tmp_path, env, "repro")
     diff = json.loads(dvc(tmp_path, env, "metrics", "diff", "--json"))
@@ -96,6 +119,10 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_model(tmp_path: Path, tiny_model: 
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["text"] for r in rows] == ["where is order A12345?", "cancel it please"] and rows[0]["id"] == 7
     assert all({"output", "raw", "json_valid", "schema_valid"} <= set(r) for r in rows)
+    subprocess.run([jsontune, "predict", "--model", "runs/merged", "--input", str(messages), "--output", "c.jsonl",
+                    "--decoding", "constrained"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    rows = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["schema_valid"] for r in rows)
     bad = subprocess.run([jsontune, "predict", "--model", "runs/merged", "--input", "-"], cwd=tmp_path, env=env,
                          input='{"txt": "x"}\n', capture_output=True, text=True)
     assert bad.returncode == 2 and "<stdin>:1: text: missing" in bad.stderr

@@ -1,0 +1,104 @@
+"""Constrained decoding on the tiny random model: a model that cannot write JSON still only gives valid
+objects, free answers the grammar accepts are reused exactly, and a missing xgrammar is an error."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from jsontune.data import prompt_messages
+from jsontune.generation import ConstrainedDecodingError, JsonGrammar, json_grammar, run_generation
+from jsontune.metrics import score_output
+
+MESSAGES = [f"where is my order A{i}2345? {'please ' * i}thanks" for i in range(6)]
+GOLD = {"intent": "ORDER_STATUS", "urgency": "MEDIUM", "order_id": None}
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model: Path) -> tuple:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM.from_pretrained(tiny_model), AutoTokenizer.from_pretrained(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def runs(tiny: tuple, schema: dict) -> tuple:
+    """One free and one constrained run of the tiny model, shared by the tests below."""
+    model, tok = tiny
+    free = run_generation(model, tok, _convs(), batch_size=6, max_new_tokens=48)
+    constrained = run_generation(model, tok, _convs(), batch_size=6, max_new_tokens=48, decoding="constrained",
+                                 schema=schema)
+    return free, constrained
+
+
+def _convs() -> list:
+    return [prompt_messages(m, "Extract the ticket as JSON.") for m in MESSAGES]
+
+
+def _valid(texts: list[str], schema: dict) -> list[bool]:
+    return [score_output(t, GOLD, schema).schema_valid for t in texts]
+
+
+def test_constrained_answers_are_all_schema_valid_and_end_the_turn(runs: tuple, schema: dict) -> None:
+    free, constrained = runs
+    assert not any(_valid(free.texts, schema))
+    assert all(_valid(constrained.texts, schema)) and all(constrained.finished)
+    assert constrained.generated_rows == len(MESSAGES) and constrained.tokens_per_second > 0
+    # Training targets are json.dumps output: the grammar must impose exactly those separators.
+    assert all(json.dumps(json.loads(t)) == t for t in constrained.texts)
+
+
+def test_without_the_budget_guard_a_looping_string_is_cut_off(tiny: tuple, schema: dict,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The random model repeats a token inside the order id; only the guard closes it in time."""
+    model, tok = tiny
+    monkeypatch.setattr(JsonGrammar, "must_close", lambda *args: False)
+    unguarded = run_generation(model, tok, _convs(), batch_size=6, max_new_tokens=48, decoding="constrained",
+                               schema=schema)
+    assert not all(_valid(unguarded.texts, schema))
+
+
+def test_grammar_accepts_exactly_what_constrained_decoding_could_emit(tiny: tuple, runs: tuple, schema: dict) -> None:
+    model, tok = tiny
+    grammar = json_grammar(tok, schema, model.config.vocab_size)
+    assert json_grammar(tok, schema, model.config.vocab_size) is grammar  # compiled once
+
+    def ids(text: str) -> list[int]:
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    good = json.dumps({"intent": "REFUND", "urgency": "LOW", "order_id": "A12345"})
+    assert grammar.accepts(ids(good), True, 48)
+    assert not grammar.accepts(ids(good), False, 48)  # cut by max_new_tokens: never reused
+    assert not grammar.accepts(ids(good.replace(", ", ",")), True, 48)
+    assert not grammar.accepts(ids("Sure! " + good), True, 48)
+    assert not grammar.accepts(ids(good.replace('"LOW"', '"low"')), True, 48)
+    assert not grammar.accepts(ids(good), True, len(ids(good)) - 3)  # the guard would have closed the id earlier
+    run = runs[1]
+    assert all(grammar.accepts(t, f, 48) for t, f in zip(run.token_ids, run.finished, strict=True))
+
+
+def test_reuse_keeps_accepted_free_answers_and_decodes_the_rest(tiny: tuple, runs: tuple, schema: dict) -> None:
+    model, tok = tiny
+    free, constrained = runs
+    # A run the grammar accepts everywhere is kept as it is, with nothing decoded.
+    again = run_generation(model, tok, _convs(), batch_size=6, max_new_tokens=48, decoding="constrained",
+                           schema=schema, reuse=constrained)
+    assert again.generated_rows == 0 and again.texts == constrained.texts and again.new_tokens == 0
+    mixed = run_generation(model, tok, _convs(), batch_size=6, max_new_tokens=48, decoding="constrained",
+                           schema=schema, reuse=free)
+    assert mixed.generated_rows == len(MESSAGES) and all(_valid(mixed.texts, schema))
+    with pytest.raises(ValueError, match="greedy"):
+        run_generation(model, tok, _convs(), decoding="free", reuse=free)
+
+
+def test_missing_xgrammar_is_an_error_not_a_fallback(tiny: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, tok = tiny
+    monkeypatch.setitem(sys.modules, "xgrammar", None)
+    fresh = {"type": "object", "properties": {"x": {"type": "string", "enum": ["a"]}}}
+    with pytest.raises(ConstrainedDecodingError, match="xgrammar"):
+        run_generation(model, tok, _convs()[:1], decoding="constrained", schema=fresh)
+    with pytest.raises(ConstrainedDecodingError, match="JSON Schema"):
+        run_generation(model, tok, _convs()[:1], decoding="constrained")
