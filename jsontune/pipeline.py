@@ -73,7 +73,8 @@ def _evaluate(params: Params, rows: list[dict[str, Any]], stage: str, model: Any
 def _extra_sets(params: Params, root: Path, schema: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     from jsontune.evaluation import read_extra_set, set_name
 
-    return {set_name(p): read_extra_set(root / p, schema, params.task.system_prompt) for p in params.eval.extra_sets}
+    prompt = load_task(params.task.name, params.task.system_prompt).system_prompt  # the same prompt as the splits
+    return {set_name(p): read_extra_set(root / p, schema, prompt) for p in params.eval.extra_sets}
 
 
 def _score_stage(params: Params, root: Path, stage: str, model: Any, tok: Any, schema: dict[str, Any],

@@ -22,7 +22,7 @@ from jsontune.pipeline import run_dataset
 from tests.conftest import REPO
 
 SECRET = "hf_secret-sentinel-0d5e"
-STAGES = ("run_dataset", "run_baseline", "run_sft", "run_dpo", "run_eval", "run_merge")
+STAGES = ("run_dataset", "run_baseline", "run_sft", "run_dpo", "run_eval", "run_merge", "run_report")
 
 NETWORK_EVENTS = frozenset({"socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "http.client.connect"})
 _guard: dict[str, list[str] | None] = {"attempts": None}
@@ -70,7 +70,7 @@ def tiny_params(model_dir: Path) -> dict:
 
     data = e2e_params(model_dir)
     data["sft"]["save_steps"] = 4  # checkpoints are written (and must not hold the token), then removed
-    data["task"]["schema"] = str(REPO / data["task"]["schema"])
+    data["eval"]["extra_sets"] = [str(REPO / p) for p in data["eval"]["extra_sets"]]
     return data
 
 
