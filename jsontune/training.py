@@ -189,18 +189,25 @@ def train_sft(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], p
     return {"train": result.metrics, "log": trainer.state.log_history}
 
 
-def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], p: DpoParams,
-              model_params: ModelParams, sft_adapter: str | Path, output_dir: str | Path,
-              live_dir: str | Path | None = None) -> dict:
-    """DPO continuing from the SFT adapter; TRL keeps a frozen copy of it as the reference policy."""
+def dpo_trainer(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], p: DpoParams,
+                model_params: ModelParams, sft_adapter: str | Path, output_dir: str | Path) -> Any:
+    """A ``DPOTrainer`` whose policy starts from the SFT adapter (``ref_model=None``: the reference is
+    a frozen copy of that adapter)."""
     from peft import PeftModel
     from trl import DPOTrainer
 
     score_only_answer_positions_on_cpu()
     model = _prepare(base_model, model_params.quantization != "none")
     model = PeftModel.from_pretrained(model, str(sft_adapter), is_trainable=True)
-    trainer = DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params),
-                         train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer)
+    return DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params),
+                      train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer)
+
+
+def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], p: DpoParams,
+              model_params: ModelParams, sft_adapter: str | Path, output_dir: str | Path,
+              live_dir: str | Path | None = None) -> dict:
+    """DPO continuing from the SFT adapter; TRL keeps a frozen copy of it as the reference policy."""
+    trainer = dpo_trainer(base_model, tokenizer, pairs, p, model_params, sft_adapter, output_dir)
     result = trainer.train()
     if "ref" in trainer.model.peft_config:
         trainer.model.delete_adapter("ref")
