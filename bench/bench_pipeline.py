@@ -6,8 +6,8 @@ outputs and DVC cache are never touched).
     python bench/bench_pipeline.py --tiny       # the bench itself on a tiny random model (seconds; no results)
     python bench/bench_pipeline.py --set dataset.n_examples=200 ...   # params overrides in the copy
 
-The copy holds the git-tracked files, a fresh ``git init`` (DVC wants a repo), no ``dvc.lock`` and a
-link to ``models/``. Each stage runs as ``dvc repro -s <stage>`` under a small wrapper process whose
+The copy holds the git-tracked files committed into a fresh git repo (DVC and dvclive want one), no
+``dvc.lock`` and a link to ``models/``. Each stage runs as ``dvc repro -s <stage>`` under a small wrapper process whose
 ``getrusage(RUSAGE_CHILDREN)`` gives that stage's peak RSS (the largest process: the stage's python).
 """
 
@@ -72,7 +72,10 @@ def make_copy(dest: Path, overrides: list[str]) -> Path:
         key, _, value = item.partition("=")
         set_param(params, key, value)
     params_path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "bench copy"], cwd=dest, check=True)  # dvclive needs a HEAD
     return dest
 
 
