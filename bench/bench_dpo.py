@@ -87,7 +87,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="optimizer steps per variant (the first is warm-up)")
     ap.add_argument("--trl-steps", type=int, default=1,
                     help="steps of TRL defaults (bf16 is emulated, so very slow, on CPUs without AVX512-BF16); "
-                         "with 1 step both sides are compared including their first (warm-up) step")
+                         "with 1 step both sides are compared including their first (warm-up) step; 0 skips them")
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.variant:
@@ -96,7 +96,8 @@ def main() -> None:
     me = Path(__file__)
     ours = common.spawn(me, "--variant", "ours", "--steps", str(args.steps))
     trl32 = common.spawn(me, "--variant", "trl-fp32", "--steps", str(args.steps))
-    trl = common.spawn(me, "--variant", "trl", "--steps", str(args.trl_steps))
+    skipped = {"pairs_per_s": None, "pairs_per_s_all_steps": None, "peak_rss_mb": None, "skipped": "--trl-steps 0"}
+    trl = common.spawn(me, "--variant", "trl", "--steps", str(args.trl_steps)) if args.trl_steps else skipped
     key = "pairs_per_s" if args.trl_steps > 1 else "pairs_per_s_all_steps"
     basis = "steady state" if args.trl_steps > 1 else "all steps incl. the first"
     rows = [

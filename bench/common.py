@@ -172,6 +172,21 @@ def step_timer() -> Any:
     return StepTimer()
 
 
+def batch_stats(batch: dict[str, Any]) -> dict[str, list[int]]:
+    """Real length and loss-token count of every row of a collated batch; a padding-free batch (one
+    row of concatenated sequences with ``cu_seq_lens_q`` boundaries) is split back into its rows."""
+    labels = batch["labels"]
+    if "cu_seq_lens_q" in batch:
+        bounds = batch["cu_seq_lens_q"].tolist()
+        spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+        return {"seq_lens": [b - a for a, b in spans], "padded": list(batch["input_ids"].shape),
+                "answer_tokens": [int((labels[0, a + 1:b] != -100).sum()) for a, b in spans]}
+    mask = batch.get("attention_mask")
+    lens = mask.sum(1).tolist() if mask is not None else [labels.shape[1]] * labels.shape[0]
+    return {"seq_lens": [int(n) for n in lens], "padded": list(batch["input_ids"].shape),
+            "answer_tokens": [int(n) for n in (labels[:, 1:] != -100).sum(1).tolist()]}
+
+
 def record_batches(trainer: Any) -> list[dict[str, list[int]]]:
     """Wrap the trainer's collator so every batch's real lengths and loss-token counts are recorded,
     in the order the dataloader builds them (batch i = step i without gradient accumulation)."""
@@ -180,12 +195,7 @@ def record_batches(trainer: Any) -> list[dict[str, list[int]]]:
 
     def recording(features: Any) -> Any:
         batch = collate(features)
-        mask = batch.get("attention_mask")
-        lens = mask.sum(1).tolist() if mask is not None else [batch["input_ids"].shape[1]] * len(batch["input_ids"])
-        entry = {"seq_lens": [int(n) for n in lens], "padded": list(batch["input_ids"].shape)}
-        if "labels" in batch:
-            entry["answer_tokens"] = (batch["labels"][:, 1:] != -100).sum(1).tolist()
-        seen.append(entry)
+        seen.append(batch_stats(batch))
         return batch
 
     trainer.data_collator = recording
@@ -268,7 +278,8 @@ def render_markdown(data: dict[str, Any]) -> str:
     if targets:
         out += ["", "## Targets", "", "| target | measured | status |", "|---|---|---|"]
         for t in targets:
-            out.append(f"| {t['target']} | {_fmt(t.get('measured'))} | {_fmt(t.get('met'))} |")
+            status = "not measured in this run" if t.get("met") is None else _fmt(t["met"])
+            out.append(f"| {t['target']} | {_fmt(t.get('measured'))} | {status} |")
     out += ["", "## How each figure was made", "", "| figure | command | machine | when |", "|---|---|---|---|"]
     for name, fig in figures.items():
         m = fig.get("machine", {})

@@ -133,7 +133,7 @@ def answer_only_loss(causal_lm: Any, inputs: dict[str, Any], num_items_in_batch:
     import torch.nn.functional as F
 
     hidden = causal_lm.model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
-                             use_cache=False).last_hidden_state
+                             position_ids=inputs.get("position_ids"), use_cache=False).last_hidden_state
     targets = inputs["labels"][:, 1:]
     keep = targets != -100
     logits = causal_lm.lm_head(hidden[:, :-1][keep]).float()

@@ -95,3 +95,17 @@ def test_set_param_parses_yaml_values_and_rejects_unknown_keys() -> None:
 
 def test_stage_names_follow_dvc_yaml_order() -> None:
     assert stage_names(common.REPO / "dvc.yaml") == ["dataset", "baseline", "sft", "dpo", "eval", "merge"]
+
+
+def test_batch_stats_padded_and_padding_free() -> None:
+    import torch
+
+    padded = {"input_ids": torch.zeros(2, 5, dtype=torch.long),
+              "attention_mask": torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]),
+              "labels": torch.tensor([[-100, -100, 7, 8, 9], [-100, 5, 6, -100, -100]])}
+    assert common.batch_stats(padded) == {"seq_lens": [5, 3], "padded": [2, 5], "answer_tokens": [3, 2]}
+    # the same two rows concatenated padding-free: boundaries at 0, 5, 8
+    free = {"input_ids": torch.zeros(1, 8, dtype=torch.long),
+            "labels": torch.tensor([[-100, -100, 7, 8, 9, -100, 5, 6]]),
+            "cu_seq_lens_q": torch.tensor([0, 5, 8])}
+    assert common.batch_stats(free) == {"seq_lens": [5, 3], "padded": [1, 8], "answer_tokens": [3, 2]}
