@@ -79,6 +79,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gen-rows", type=int, default=64)
     ap.add_argument("--sft-steps", type=int, default=4)
+    ap.add_argument("--gen-batches", default="8,16,32,64", help="generation batch sizes (16 is the reference)")
+    ap.add_argument("--skip-threads", action="store_true", help="skip the 1-thread generation variant")
+    ap.add_argument("--skip-eager", action="store_true", help="skip the eager-attention variants")
     ap.add_argument("--model", default=None)
     ap.add_argument("--only", choices=["gen", "sft"], default=None)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -104,30 +107,34 @@ def main() -> None:
                      "ratio": common.ratio(ours[key], ref[key]), "unit": unit})
 
     if args.only in (None, "gen"):
-        for bs in (8, 16, 32, 64):
+        sizes = sorted({16, *(int(b) for b in args.gen_batches.split(","))})
+        for bs in sizes:
             raw[f"gen_batch_{bs}"] = common.spawn(me, *gen, "--batch-size", str(bs))
-        for bs in (8, 32, 64):
+        for bs in (b for b in sizes if b != 16):
             lever(f"generation batch {bs} vs 16", "tokens/s", "tokens_per_s", raw[f"gen_batch_{bs}"],
                   raw["gen_batch_16"])
-        raw["gen_eager"] = common.spawn(me, *gen, "--attn", "eager")
-        lever("generation eager vs SDPA attention (batch 16)", "tokens/s", "tokens_per_s", raw["gen_eager"],
-              raw["gen_batch_16"])
-        threads = os.environ.get("BENCH_THREADS", str(common.threads()))
-        os.environ["BENCH_THREADS"] = "1"
-        raw["gen_1_thread"] = common.spawn(me, *gen)
-        os.environ["BENCH_THREADS"] = threads
-        lever("generation 1 vs 2 torch threads (batch 16)", "tokens/s", "tokens_per_s", raw["gen_1_thread"],
-              raw["gen_batch_16"])
+        if not args.skip_eager:
+            raw["gen_eager"] = common.spawn(me, *gen, "--attn", "eager")
+            lever("generation eager vs SDPA attention (batch 16)", "tokens/s", "tokens_per_s", raw["gen_eager"],
+                  raw["gen_batch_16"])
+        if not args.skip_threads:
+            threads = os.environ.get("BENCH_THREADS", str(common.threads()))
+            os.environ["BENCH_THREADS"] = "1"
+            raw["gen_1_thread"] = common.spawn(me, *gen)
+            os.environ["BENCH_THREADS"] = threads
+            lever(f"generation 1 vs {threads} torch threads (batch 16)", "tokens/s", "tokens_per_s",
+                  raw["gen_1_thread"], raw["gen_batch_16"])
     if args.only in (None, "sft"):
         raw["sft_sdpa"] = common.spawn(me, *sft)
-        raw["sft_eager"] = common.spawn(me, *sft, "--attn", "eager")
         raw["sft_padding_free"] = common.spawn(me, *sft, "--padding-free")
-        lever("SFT eager vs SDPA attention", "tokens/s", "tokens_per_s", raw["sft_eager"], raw["sft_sdpa"])
+        if not args.skip_eager:
+            raw["sft_eager"] = common.spawn(me, *sft, "--attn", "eager")
+            lever("SFT eager vs SDPA attention", "tokens/s", "tokens_per_s", raw["sft_eager"], raw["sft_sdpa"])
         lever("SFT padding-free vs padded (length-grouped) batches", "tokens/s", "tokens_per_s",
               raw["sft_padding_free"], raw["sft_sdpa"])
     notes = (f"generation: {args.gen_rows} test rows, model `{model}`; SFT: {args.sft_steps} steps of our trainer "
              "(first untimed) on the same train rows. Ratio = variant / reference configuration.")
-    common.write_figure("levers", rows, raw=raw, notes=notes)
+    common.write_figure("levers" + (f"-{args.only}" if args.only else ""), rows, raw=raw, notes=notes)
     print(common.RESULTS_MD.read_text())
 
 

@@ -93,6 +93,7 @@ def gen_worker(n: int, model_name: str) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gen-rows", default="16,32,64", help="test-row counts for the generation points")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--value", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--layers", type=int, default=None, help=argparse.SUPPRESS)
@@ -114,7 +115,7 @@ def main() -> None:
         raw["layers"].append(common.spawn(me, "--worker", "step", "--value", "128", "--layers", str(layers)))
     for n in (500, 1000, 2000):
         raw["dataset"].append(common.spawn(me, "--worker", "dataset", "--value", str(n)))
-    for n in (16, 32, 64):
+    for n in (int(v) for v in args.gen_rows.split(",")):
         raw["gen_rows"].append(common.spawn(me, "--worker", "gen", "--value", str(n)))
     rows = []
     for r in raw["seq_len"]:

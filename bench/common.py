@@ -245,12 +245,16 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 def update_results(figure: str, record: dict[str, Any], path: Path = RESULTS_JSON) -> dict[str, Any]:
-    """Replace one figure's record in the results file (other figures are kept) and rewrite the table."""
-    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    data.setdefault("figures", {})[figure] = record
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    md_path = path.with_suffix(".md")
-    md_path.write_text(render_markdown(data), encoding="utf-8")
+    """Replace one figure's record in the results file (other figures are kept) and rewrite the table;
+    locked, so figure scripts may run concurrently."""
+    import fcntl
+
+    with path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        data.setdefault("figures", {})[figure] = record
+        path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        path.with_suffix(".md").write_text(render_markdown(data), encoding="utf-8")
     return data
 
 
