@@ -60,7 +60,8 @@ def sft_worker(steps: int, attn: str, padding_free: bool) -> dict[str, Any]:
     model = load_base_model(params.model)
     model.set_attn_implementation(attn)
     args = sft_config(p, tempfile.mkdtemp(prefix="bench-lever-"), params.model)
-    args.padding_free = padding_free
+    if padding_free:  # TRL refuses max_length without packing; no bench row comes near sft.max_length
+        args.padding_free, args.max_length = True, None
     trainer = _answer_only_trainer_class()(model=model, args=args, train_dataset=_dataset(rows, SFT_COLUMNS),
                                            processing_class=tok, peft_config=lora_config(p.lora))
     timer = common.step_timer()

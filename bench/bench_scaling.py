@@ -5,10 +5,11 @@
 - sequence length: one LoRA (``sft.lora``) training step of our answer-only loss on a batch of
   ``sft.batch_size`` rows of L = 64/128/256 tokens (the last 32 are the answer), full embedded model;
 - model size: the same step at L = 128 with the first 8/15/30 decoder layers of SmolLM2-135M;
-- dataset size: the dataset stage for 500/1000/2000 examples, and batched generation over 16/32/64
+- dataset size: the dataset stage for 500/1000/2000 examples, and batched generation over 8/16/32
   test rows (SFT and DPO epochs are ``rows / batch_size`` steps of the per-step cost above).
-Each point is its own subprocess (peak RSS is per point); step times are the mean of 2 steps after
-one warm-up step. bench/README.md extrapolates these to Qwen2.5-1.5B.
+Each point is its own subprocess (peak RSS is per point); a step time is the second of two steps (the
+first is a warm-up); the results file is rewritten after every point.
+bench/README.md extrapolates these to Qwen2.5-1.5B.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def step_worker(seq_len: int, layers: int | None) -> dict[str, Any]:
     labels[:, -ANSWER:] = ids[:, -ANSWER:]
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
     times = []
-    for _ in range(3):
+    for _ in range(2):
         t = time.perf_counter()
         loss, _ = answer_only_loss(base, inputs)
         loss.backward()
@@ -57,7 +58,7 @@ def step_worker(seq_len: int, layers: int | None) -> dict[str, Any]:
         times.append(time.perf_counter() - t)
     shape = common.model_shape(model)
     flops = common.lora_train_flops(shape, [seq_len] * b, [ANSWER - 1] * b)["total"]
-    step = sum(times[1:]) / 2
+    step = times[1]
     return {"seq_len": seq_len, "layers": base.config.num_hidden_layers, "step_seconds": round(step, 3),
             "tokens_per_s": round(b * seq_len / step, 1), "gflops": round(flops / step / 1e9, 1),
             "params_m": round(sum(p.numel() for p in base.parameters()) / 1e6, 1)}
@@ -93,7 +94,7 @@ def gen_worker(n: int, model_name: str) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gen-rows", default="16,32,64", help="test-row counts for the generation points")
+    ap.add_argument("--gen-rows", default="8,16,32", help="test-row counts for the generation points")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--value", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--layers", type=int, default=None, help=argparse.SUPPRESS)
@@ -109,20 +110,26 @@ def main() -> None:
         return
     me = Path(__file__)
     raw: dict[str, Any] = {"seq_len": [], "layers": [], "dataset": [], "gen_rows": []}
-    for L in (64, 128, 256):
-        raw["seq_len"].append(common.spawn(me, "--worker", "step", "--value", str(L)))
-    for layers in (8, 15, 30):
-        raw["layers"].append(common.spawn(me, "--worker", "step", "--value", "128", "--layers", str(layers)))
-    for n in (500, 1000, 2000):
-        raw["dataset"].append(common.spawn(me, "--worker", "dataset", "--value", str(n)))
-    for n in (int(v) for v in args.gen_rows.split(",")):
-        raw["gen_rows"].append(common.spawn(me, "--worker", "gen", "--value", str(n)))
+    points = [("seq_len", ["--worker", "step", "--value", "128"])]
+    points += [("layers", ["--worker", "step", "--value", "128", "--layers", str(n)]) for n in (8, 15)]
+    points += [("seq_len", ["--worker", "step", "--value", str(n)]) for n in (64, 256)]
+    points += [("dataset", ["--worker", "dataset", "--value", str(n)]) for n in (500, 1000, 2000)]
+    points += [("gen_rows", ["--worker", "gen", "--value", v]) for v in args.gen_rows.split(",")]
+    for kind, argv in points:  # the results file is rewritten after every point, so a cut-short run keeps them
+        raw[kind].append(common.spawn(me, *argv))
+        write(raw)
+    print(common.RESULTS_MD.read_text())
+
+
+def write(raw: dict[str, Any]) -> None:
     rows = []
-    for r in raw["seq_len"]:
+    steps = sorted(raw["seq_len"], key=lambda r: r["seq_len"])
+    full_128 = [r for r in steps if r["seq_len"] == 128]
+    for r in steps:
         rows.append({"label": f"LoRA step, seq len {r['seq_len']} (30 layers)", "ours": r["step_seconds"],
                      "reference": None, "ratio": None,
                      "unit": f"s/step; {r['tokens_per_s']} tok/s, {r['gflops']} GFLOP/s, {r['peak_rss_mb']:.0f} MB"})
-    for r in raw["layers"]:
+    for r in sorted(raw["layers"], key=lambda r: r["layers"]) + full_128:
         rows.append({"label": f"LoRA step, {r['layers']} layers ({r['params_m']}M params, seq 128)",
                      "ours": r["step_seconds"], "reference": None, "ratio": None,
                      "unit": f"s/step; {r['gflops']} GFLOP/s, {r['peak_rss_mb']:.0f} MB"})
@@ -133,8 +140,6 @@ def main() -> None:
         rows.append({"label": f"batched generation, {r['rows']} test rows", "ours": r["seconds"], "reference": None,
                      "ratio": None, "unit": f"s; {r['peak_rss_mb']:.0f} MB"})
     common.write_figure("scaling", rows, raw=raw, notes="see bench/README.md for the extrapolation")
-    print(common.RESULTS_MD.read_text())
-
 
 if __name__ == "__main__":
     main()
