@@ -69,7 +69,7 @@ predict: setup ## predict with the merged model: make predict INPUT=msgs.jsonl O
 BENCH_THREADS ?= 2
 BENCH_RUN := BENCH_THREADS=$(BENCH_THREADS) PYTHONPATH=. $(RUN_ENV) $(PY)
 
-bench: setup model ## throughput figures vs TRL defaults and the sequential loop (~10 min)
+bench: setup model ## throughput figures vs TRL defaults and the sequential loop (20-30 min)
 	$(BENCH_RUN) bench/bench_sft.py
 	$(BENCH_RUN) bench/bench_dpo.py
 	$(BENCH_RUN) bench/bench_eval.py

@@ -1,7 +1,7 @@
 """SFT throughput: our SFT configuration vs TRL 1.16 ``SFTTrainer`` with its defaults, and vs the
 machine's fp32 matmul peak, all measured in this one run.
 
-    python bench/bench_sft.py [--steps 6] [--trl-steps 3]
+    python bench/bench_sft.py [--steps 6] [--trl-steps 2]
 
 Both variants train the same rows (the first ``steps * sft.batch_size`` train rows, one epoch = exactly
 ``steps`` optimizer steps) of the embedded model with the same LoRA config from ``params.yaml``.
@@ -83,7 +83,7 @@ def worker(variant: str, steps: int, rows_steps: int) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=6, help="optimizer steps per variant (the first is warm-up)")
-    ap.add_argument("--trl-steps", type=int, default=3,
+    ap.add_argument("--trl-steps", type=int, default=2,
                     help="steps of TRL defaults (bf16 is emulated, so very slow, on CPUs without AVX512-BF16); "
                          "0 skips them")
     ap.add_argument("--variant", help=argparse.SUPPRESS)
