@@ -23,7 +23,8 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup model data train test test-fast lint predict push push-args clean lock plots diff
+.PHONY: help setup model data train test test-fast lint predict push push-args clean lock plots diff \
+	bench bench-pipeline bench-levers bench-scaling
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -99,6 +100,25 @@ diff: setup ## metrics and params vs REV (default main) as markdown for a PR com
 	@$(RUN_ENV) $(BIN)dvc metrics diff --md $(REV)
 	@echo; echo "### Params vs $(REV)"; echo
 	@$(RUN_ENV) $(BIN)dvc params diff --md $(REV)
+
+# Benchmarks (bench/README.md): each script writes its figure into bench/results.json and bench/results.md.
+# Measurement subprocesses use BENCH_THREADS torch/OpenMP threads (the machine's 2 cores by default).
+BENCH_THREADS ?= 2
+BENCH_RUN := BENCH_THREADS=$(BENCH_THREADS) PYTHONPATH=. $(RUN_ENV) $(PY)
+
+bench: setup model ## throughput figures vs TRL defaults and the sequential loop (20-30 min)
+	$(BENCH_RUN) bench/bench_sft.py
+	$(BENCH_RUN) bench/bench_dpo.py
+	$(BENCH_RUN) bench/bench_eval.py
+
+bench-pipeline: setup model ## time + peak RSS of every dvc repro stage in a scratch copy (~20 min)
+	$(BENCH_RUN) bench/bench_pipeline.py
+
+bench-levers: setup model ## the speed levers measured one by one (bench/README.md)
+	$(BENCH_RUN) bench/bench_levers.py
+
+bench-scaling: setup model ## time and memory vs dataset size, sequence length and model size
+	$(BENCH_RUN) bench/bench_scaling.py
 
 lock: setup ## re-pin constraints.txt from the current environment
 	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.tmp

@@ -142,7 +142,7 @@ def answer_only_loss(causal_lm: Any, inputs: dict[str, Any], num_items_in_batch:
     import torch.nn.functional as F
 
     hidden = causal_lm.model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
-                             use_cache=False).last_hidden_state
+                             position_ids=inputs.get("position_ids"), use_cache=False).last_hidden_state
     targets = inputs["labels"][:, 1:]
     keep = targets != -100
     logits = causal_lm.lm_head(hidden[:, :-1][keep]).float()
@@ -243,11 +243,11 @@ def train_sft(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], p
     return _finish(trainer, result, resumed, output_dir, live_dir)
 
 
-def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], p: DpoParams,
-              model_params: ModelParams, sft_adapter: str | Path, output_dir: str | Path,
-              live_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None) -> dict:
-    """DPO continuing from the SFT adapter; TRL keeps a frozen copy of it as the reference policy.
-    Checkpoints (both adapters, optimizer, RNG) go to ``checkpoint_dir`` when given."""
+def dpo_trainer(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], p: DpoParams,
+                model_params: ModelParams, sft_adapter: str | Path, output_dir: str | Path,
+                checkpoint_dir: str | Path | None = None) -> Any:
+    """A ``DPOTrainer`` whose policy starts from the SFT adapter (``ref_model=None``: the reference is
+    a frozen copy of that adapter)."""
     from peft import PeftModel
     from trl import DPOTrainer
 
@@ -256,8 +256,16 @@ def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], 
     score_only_answer_positions_on_cpu()
     model = _prepare(base_model, model_params.quantization != "none")
     model = PeftModel.from_pretrained(model, checked_adapter(sft_adapter), is_trainable=True)
-    trainer = DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params, checkpoint_dir),
-                         train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer)
+    return DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params, checkpoint_dir),
+                      train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer)
+
+
+def train_dpo(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]], p: DpoParams,
+              model_params: ModelParams, sft_adapter: str | Path, output_dir: str | Path,
+              live_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None) -> dict:
+    """DPO continuing from the SFT adapter; TRL keeps a frozen copy of it as the reference policy.
+    Checkpoints (both adapters, optimizer, RNG) go to ``checkpoint_dir`` when given."""
+    trainer = dpo_trainer(base_model, tokenizer, pairs, p, model_params, sft_adapter, output_dir, checkpoint_dir)
     result, resumed = _train(trainer, checkpoint_dir, "dpo")
     unwrapped = trainer.accelerator.unwrap_model(trainer.model)
     if "ref" in unwrapped.peft_config:
