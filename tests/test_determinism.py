@@ -120,16 +120,44 @@ def test_dataset_stage_follows_the_seed(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the tiny-model pipeline, twice
 
 
+TIMING_KEYS = frozenset({"train_runtime", "speed"})  # wall-clock measurements, not results
+
+
+def _without_timings(name: str, blob: bytes) -> bytes:
+    """Results only: timing keys dropped from JSON metrics, the tokens/s table dropped from the report."""
+    def strip(obj: object) -> object:
+        if isinstance(obj, dict):
+            return {k: strip(v) for k, v in obj.items() if k not in TIMING_KEYS}
+        if isinstance(obj, list):
+            return [strip(v) for v in obj]
+        return obj
+
+    if name.endswith(".json"):
+        return json.dumps(strip(json.loads(blob)), sort_keys=True).encode()
+    if name.endswith(".md"):
+        lines, out, in_speed_table = blob.decode().splitlines(), [], False
+        for line in lines:
+            in_speed_table = (in_speed_table or "tok/s" in line) and line.startswith("|")
+            if not in_speed_table:
+                out.append(line)
+        return "\n".join(out).encode()
+    return blob
+
+
 def test_identical_metrics_predictions_and_data(two_runs: tuple[Path, Path, list[str], str]) -> None:
     fresh, here, _, _ = two_runs
     for pattern in ("data/*.jsonl", "metrics/*.json", "predictions/*.jsonl", "reports/*"):
-        a, b = _files(fresh, pattern), _files(here, pattern)
-        if pattern == "metrics/*.json":
-            for name in ("metrics/sft_train.json", "metrics/dpo_train.json"):  # wall-clock time differs
-                a[name], b[name] = (json.dumps({k: v for k, v in json.loads(x[name]).items()
-                                                if k != "train_runtime"}) for x in (a, b))
+        a, b = ({k: _without_timings(k, v) for k, v in _files(root, pattern).items()} for root in (fresh, here))
         assert a and a == b, pattern
     assert json.loads((fresh / "metrics/dpo_train.json").read_text())["pair_kinds"].get("on_policy", 0) > 0
+
+
+def test_timings_are_the_only_thing_dropped_before_comparing() -> None:
+    metrics = {"exact_match": 0.5, "speed": {"tokens_per_second": 3.0}, "constrained": {"speed": {}, "n": 2}}
+    assert json.loads(_without_timings("m.json", json.dumps(metrics).encode())) == {
+        "exact_match": 0.5, "constrained": {"n": 2}}
+    report = "# r\n| stage | exact |\n| sft | 0.5 |\n\n| stage | tok/s free |\n| sft | 12 |\n\nend"
+    assert _without_timings("eval.md", report.encode()).decode() == "# r\n| stage | exact |\n| sft | 0.5 |\n\n\nend"
 
 
 def test_identical_adapters_and_loss_curves(two_runs: tuple[Path, Path, list[str], str]) -> None:

@@ -59,7 +59,7 @@ def test_every_pip_install_uses_the_repo_constraints() -> None:
     assert len(torch) == 1 and "download.pytorch.org/whl/${TORCH_CUDA}" in torch[0]
     assert "torch" in CONSTRAINTS  # the version comes from here, not from the Dockerfile
     (package,) = [cmd for cmd in installs if " -e " in cmd]
-    assert '".[dev,s3]"' in package
+    assert '".[dev,s3,constrained]"' in package
 
 
 def test_constraints_are_copied_before_they_are_used() -> None:
