@@ -16,10 +16,12 @@ from typing import Any
 
 from jsontune.config import DEFAULT_PARAMS, Params, ParamsError, load_params
 from jsontune.data import DataError
+from jsontune.resources import ResourceError, check_memory
 from jsontune.schema import SchemaFileError
 from jsontune.tasks import TaskError, load_task
 
-USER_ERRORS: tuple[type[Exception], ...] = (ParamsError, DataError, SchemaFileError, TaskError, FileNotFoundError)
+USER_ERRORS: tuple[type[Exception], ...] = (ParamsError, DataError, SchemaFileError, TaskError, ResourceError,
+                                             FileNotFoundError)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -62,6 +64,7 @@ def stage_main(run: Callable[[Params, Path], Any], argv: Sequence[str] | None = 
 def _check_params(args: argparse.Namespace) -> int:
     params = load_params(args.file)
     load_task(params.task.name, params.task.system_prompt)  # the task folder is part of the configuration
+    check_memory(params)  # fail now, not when the OOM killer stops training an hour in
     print(f"{args.file}: ok")
     return 0
 
