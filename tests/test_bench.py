@@ -94,7 +94,7 @@ def test_set_param_parses_yaml_values_and_rejects_unknown_keys() -> None:
 
 
 def test_stage_names_follow_dvc_yaml_order() -> None:
-    assert stage_names(common.REPO / "dvc.yaml") == ["dataset", "baseline", "sft", "dpo", "eval", "merge"]
+    assert stage_names(common.REPO / "dvc.yaml") == ["dataset", "baseline", "sft", "dpo", "eval", "merge", "report"]
 
 
 def test_batch_stats_padded_and_padding_free() -> None:

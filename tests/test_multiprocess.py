@@ -83,8 +83,9 @@ def test_each_rank_trains_on_its_share_of_the_data(runs: dict[str, Path]) -> Non
     params = load_params(runs["multi"] / "params.yaml")
     n_train = len(read_jsonl(runs["multi"] / "data/train.jsonl"))
     steps = {name: json.loads((root / "metrics/sft_train.json").read_text())["steps"] for name, root in runs.items()}
-    assert steps["single"] == math.ceil(n_train / params.sft.batch_size)
-    assert steps["multi"] == math.ceil(n_train / (2 * params.sft.batch_size))
+    epochs = params.sft.epochs
+    assert steps["single"] == math.ceil(epochs * math.ceil(n_train / params.sft.batch_size))
+    assert steps["multi"] == math.ceil(epochs * math.ceil(n_train / (2 * params.sft.batch_size)))
     dpo = [json.loads((root / "metrics/dpo_train.json").read_text()) for root in runs.values()]
     assert dpo[0]["pairs"] == dpo[1]["pairs"] > 0  # rank 0's pairs, shared with rank 1
     curve = (runs["multi"] / "dvclive/sft/plots/metrics/loss.tsv").read_text().splitlines()
