@@ -32,7 +32,7 @@ def worker(variant: str, steps: int) -> dict[str, Any]:
     from jsontune.config import load_params
     from jsontune.models import load_base_model, load_tokenizer
     from jsontune.preferences import build_pairs
-    from jsontune.schema import load_schema
+    from jsontune.tasks import load_task
     from jsontune.training import lora_config
 
     params = load_params(common.REPO / "params.yaml")
@@ -40,7 +40,7 @@ def worker(variant: str, steps: int) -> dict[str, Any]:
     n_pairs = steps * p.batch_size
     per_prompt = max(1, p.hard_negatives_per_prompt)
     rows = common.bench_rows("train", -(-n_pairs // per_prompt))
-    pairs, _ = build_pairs(rows, load_schema(params.task.schema), per_prompt, p.seed)
+    pairs, _ = build_pairs(rows, load_task(params.task.name).schema, per_prompt, p.seed)
     pairs = pairs[:n_pairs]
     tok = load_tokenizer(params.model)
     adapter = Path(tempfile.mkdtemp(prefix="bench-dpo-adapter-"))

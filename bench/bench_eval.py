@@ -32,7 +32,7 @@ def worker(variant: str, n: int, model_name: str, batch_size: int | None) -> dic
     from jsontune.config import load_params
     from jsontune.generation import generate
     from jsontune.models import load_for_inference, load_tokenizer
-    from jsontune.schema import load_schema
+    from jsontune.tasks import load_task
 
     params = load_params(common.REPO / "params.yaml")
     mp = replace(params.model, name=model_name)
@@ -49,7 +49,7 @@ def worker(variant: str, n: int, model_name: str, batch_size: int | None) -> dic
                     "on this branch (constrained decoding is issue 5)"}
         kwargs["decoding"] = "constrained"
         if "schema" in sig:
-            kwargs["schema"] = load_schema(params.task.schema)
+            kwargs["schema"] = load_task(params.task.name).schema
     generate(model, tok, convs[:1], batch_size=1, **kwargs)  # warm-up
     start = time.perf_counter()
     if variant == "sequential":
