@@ -106,30 +106,37 @@ class JsonGrammar:
         self.vocab_size = vocab_size
         self.decoded = [bytes(b) for b in info.decoded_vocab]
         self.decoded += [b""] * (vocab_size - len(self.decoded))
-        self.closes = torch.tensor([d.startswith(b'"') for d in self.decoded], dtype=torch.bool)
         quote = tokenizer.convert_tokens_to_ids('"')
         self.quote_id = quote if isinstance(quote, int) and self.decoded[quote] == b'"' else None
 
     def matcher(self) -> Any:
         return _xgrammar().GrammarMatcher(self.compiled)
 
-    def tail_tokens(self, matcher: Any) -> int | None:
-        """Tokens needed to close the open string and finish the forced rest of the object, with
-        end-of-turn; None when the string cannot be closed yet."""
+    def closing_tokens(self, matcher: Any) -> list[int] | None:
+        """The shortest token sequence that closes the open string and writes the forced rest of the
+        object (e.g. the single token ``"}``); None when the string cannot be closed yet."""
         if self.quote_id is None:
             return None
         fork = matcher.fork()
         if not fork.accept_token(self.quote_id):
             return None
         rest = fork.find_jump_forward_string()
-        n_rest = len(self.tokenizer(rest, add_special_tokens=False)["input_ids"]) if rest else 0
-        return 1 + n_rest + 1
+        ids = self.tokenizer('"' + rest, add_special_tokens=False)["input_ids"]
+        check = matcher.fork()
+        if not ids or not all(check.accept_token(t) for t in ids):
+            ids = [self.quote_id, *(self.tokenizer(rest, add_special_tokens=False)["input_ids"] if rest else [])]
+        return ids
 
-    def must_close(self, matcher: Any, state: _StringState, remaining: int) -> bool:
+    def must_close(self, matcher: Any, state: _StringState, remaining: int) -> int | None:
+        """The token to force now, or None: a string is closed only when one more free token would leave
+        too few steps for the closing tokens plus end-of-turn (an exact count, so answers that fit the
+        budget are never cut short)."""
         if not state.in_string:
-            return False
-        tail = self.tail_tokens(matcher)
-        return tail is not None and remaining <= tail
+            return None
+        ids = self.closing_tokens(matcher)
+        if ids is None or remaining > len(ids) + 1:
+            return None
+        return ids[0]
 
     def accepts(self, ids: Sequence[int], finished: bool, max_new_tokens: int) -> bool:
         """True when constrained greedy decoding would pick exactly these tokens: every one is allowed
@@ -138,7 +145,8 @@ class JsonGrammar:
             return False
         m, state = self.matcher(), _StringState()
         for step, tid in enumerate(ids):
-            if self.must_close(m, state, max_new_tokens - step) and not self.closes[tid]:
+            forced = self.must_close(m, state, max_new_tokens - step)
+            if forced is not None and tid != forced:
                 return False
             if not m.accept_token(tid):
                 return False
@@ -181,10 +189,11 @@ def _budgeted_processor(grammar: JsonGrammar, max_new_tokens: int) -> Any:
             remaining = max_new_tokens - (input_ids.shape[1] - self.start)
             for row, state in enumerate(self.states):
                 m = inner.matchers[row]
-                if not m.is_terminated() and grammar.must_close(m, state, remaining):
-                    allowed = torch.isfinite(scores[row, :grammar.vocab_size]) & grammar.closes
-                    if allowed.any():
-                        scores[row, :grammar.vocab_size][~allowed] = float("-inf")
+                forced = None if m.is_terminated() else grammar.must_close(m, state, remaining)
+                if forced is not None and torch.isfinite(scores[row, forced]):
+                    keep = scores[row, forced].clone()
+                    scores[row, :] = float("-inf")
+                    scores[row, forced] = keep
             return scores
 
     return BudgetedGrammar()

@@ -55,7 +55,7 @@ def test_without_the_budget_guard_a_looping_string_is_cut_off(tiny: tuple, schem
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The random model repeats a token inside the order id; only the guard closes it in time."""
     model, tok = tiny
-    monkeypatch.setattr(JsonGrammar, "must_close", lambda *args: False)
+    monkeypatch.setattr(JsonGrammar, "must_close", lambda *args: None)
     unguarded = run_generation(model, tok, _convs(), batch_size=6, max_new_tokens=48, decoding="constrained",
                                schema=schema)
     assert not all(_valid(unguarded.texts, schema))
@@ -102,3 +102,14 @@ def test_missing_xgrammar_is_an_error_not_a_fallback(tiny: tuple, monkeypatch: p
         run_generation(model, tok, _convs()[:1], decoding="constrained", schema=fresh)
     with pytest.raises(ConstrainedDecodingError, match="JSON Schema"):
         run_generation(model, tok, _convs()[:1], decoding="constrained")
+
+
+def test_the_budget_guard_never_cuts_an_answer_that_fits(tiny: tuple, schema: dict) -> None:
+    """A long order id that, with its closing ``"}`` token and end-of-turn, fills the budget exactly is
+    what constrained greedy decoding would write too; one token less and the guard must step in."""
+    _, tok = tiny
+    grammar = json_grammar(tok, schema, len(tok))
+    answer = '{"intent": "PAYMENT_ISSUE", "urgency": "HIGH", "order_id": "131-4206799-1310573"}'
+    ids = tok(answer, add_special_tokens=False)["input_ids"]
+    assert grammar.accepts(ids, True, len(ids) + 1)
+    assert not grammar.accepts(ids, True, len(ids))
