@@ -16,6 +16,7 @@ from typing import Any
 
 from jsontune.config import DEFAULT_PARAMS, Params, ParamsError, load_params
 from jsontune.data import DataError
+from jsontune.pipeline import extra_set_paths
 from jsontune.resources import ResourceError, check_memory
 from jsontune.schema import SchemaFileError
 from jsontune.tasks import TaskError, load_task
@@ -63,7 +64,8 @@ def stage_main(run: Callable[[Params, Path], Any], argv: Sequence[str] | None = 
 
 def _check_params(args: argparse.Namespace) -> int:
     params = load_params(args.file)
-    load_task(params.task.name, params.task.system_prompt)  # the task folder is part of the configuration
+    task = load_task(params.task.name, params.task.system_prompt)  # the task folder is part of the configuration
+    extra_set_paths(params, Path("."), task)
     check_memory(params)  # fail now, not when the OOM killer stops training an hour in
     print(f"{args.file}: ok")
     return 0

@@ -11,7 +11,7 @@ from typing import Any
 from jsontune import data as data_mod
 from jsontune.config import Params
 from jsontune.launch import is_main_process, share_from_main
-from jsontune.tasks import load_task
+from jsontune.tasks import Task, load_task
 
 SPLIT_FILE = "data/{split}.jsonl"
 DATA_CARD = "metrics/data.json"
@@ -57,10 +57,11 @@ def run_dataset(params: Params, root: Path) -> dict[str, Any]:
     return card
 
 
-def _tokenizer_and_schema(params: Params) -> tuple[Any, dict[str, Any]]:
+def _tokenizer_and_task(params: Params) -> tuple[Any, Task]:
+    """Resolved once per stage: the task gives the schema, the prompt and its own extra sets."""
     from jsontune.models import load_tokenizer
 
-    return load_tokenizer(params.model), load_task(params.task.name).schema
+    return load_tokenizer(params.model), load_task(params.task.name, params.task.system_prompt)
 
 
 def _evaluate(params: Params, rows: list[dict[str, Any]], stage: str, model: Any, tok: Any,
@@ -70,11 +71,27 @@ def _evaluate(params: Params, rows: list[dict[str, Any]], stage: str, model: Any
     return evaluate_rows(model, tok, rows, schema, params.generation, desc=f"{stage} on {split}")
 
 
-def _extra_sets(params: Params, root: Path, schema: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def extra_set_paths(params: Params, root: Path, task: Task) -> list[Path]:
+    """The task folder's ``extra/*.jsonl`` then ``eval.extra_sets``; sets are named by file, so two may
+    not share a name."""
+    paths = [*task.extra_sets, *(root / p for p in params.eval.extra_sets)]
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen:
+            raise data_mod.DataError(f"eval.extra_sets: {path} and {seen[path.stem]} have the same name "
+                                     f"{path.stem!r} (sets are named by file); rename one")
+        if not path.is_file():
+            raise data_mod.DataError(f"{path}: file not found (listed in eval.extra_sets)")
+        seen[path.stem] = path
+    return paths
+
+
+def _extra_sets(params: Params, root: Path, task: Task) -> dict[str, list[dict[str, Any]]]:
     from jsontune.evaluation import read_extra_set, set_name
 
-    prompt = load_task(params.task.name, params.task.system_prompt).system_prompt  # the same prompt as the splits
-    return {set_name(p): read_extra_set(root / p, schema, prompt) for p in params.eval.extra_sets}
+    # Prompted exactly like the splits.
+    return {set_name(p): read_extra_set(p, task.schema, task.system_prompt)
+            for p in extra_set_paths(params, root, task)}
 
 
 def _score_stage(params: Params, root: Path, stage: str, model: Any, tok: Any, schema: dict[str, Any],
@@ -102,8 +119,8 @@ def run_baseline(params: Params, root: Path) -> dict[str, Any]:
     """The untouched base model, prompted exactly like the fine-tuned ones will be."""
     from jsontune.models import load_for_inference
 
-    tok, schema = _tokenizer_and_schema(params)
-    extra = _extra_sets(params, root, schema)
+    tok, task = _tokenizer_and_task(params)
+    schema, extra = task.schema, _extra_sets(params, root, task)
     model = load_for_inference(params.model)
     return _score_stage(params, root, "baseline", model, tok, schema, load_split(root, "test"), extra)
 
@@ -123,7 +140,9 @@ def run_sft(params: Params, root: Path) -> dict[str, Any]:
     from jsontune.training import train_sft, write_train_log
 
     set_seed(params.sft.seed)
-    tok, _ = _tokenizer_and_schema(params)
+    from jsontune.models import load_tokenizer
+
+    tok = load_tokenizer(params.model)
     train_file = root / SPLIT_FILE.format(split="train")
     ckpt = checkpoints.run_dir(root / CHECKPOINTS, "sft", params.sft, params.model, _model_files(params),
                                train_file)
@@ -151,7 +170,7 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
     from jsontune.training import train_dpo, write_train_log
 
     p = params.dpo
-    tok, schema = _tokenizer_and_schema(params)
+    tok, task = _tokenizer_and_task(params)
     sft_adapter = root / ADAPTER.format(stage="sft")
     rows = pick_prompts(load_split(root, "train"), p.n_prompts, p.seed)
     on_policy = None
@@ -165,8 +184,8 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
         del sampler
     # Under accelerate the main process samples and builds the pairs; every rank trains on that same set.
     pairs, kinds = share_from_main(
-        build_pairs(rows, schema, p.hard_negatives_per_prompt, p.seed, on_policy,
-                    confusable=load_task(params.task.name).confusable) if is_main_process() else None)
+        build_pairs(rows, task.schema, p.hard_negatives_per_prompt, p.seed, on_policy,
+                    confusable=task.confusable) if is_main_process() else None)
     if not pairs:
         raise ValueError("no DPO pairs: raise dpo.hard_negatives_per_prompt or enable dpo.on_policy")
     set_seed(p.seed)
@@ -192,8 +211,8 @@ def run_eval(params: Params, root: Path) -> dict[str, Any]:
     """Both adapters on test and the external sets (reported) and on val (used only to pick the adapter to merge)."""
     from jsontune.models import load_for_inference
 
-    tok, schema = _tokenizer_and_schema(params)
-    extra = _extra_sets(params, root, schema)
+    tok, task = _tokenizer_and_task(params)
+    schema, extra = task.schema, _extra_sets(params, root, task)
     stages: dict[str, Any] = {}
     val: dict[str, Any] = {}
     test_rows, val_rows = load_split(root, "test"), load_split(root, "val")
@@ -243,8 +262,8 @@ def run_merge(params: Params, root: Path) -> dict[str, Any]:
     from jsontune.generation import generate, run_generation
     from jsontune.models import load_for_inference, merge_adapter
 
-    tok, schema = _tokenizer_and_schema(params)
-    extra = _extra_sets(params, root, schema)
+    tok, task = _tokenizer_and_task(params)
+    schema, extra = task.schema, _extra_sets(params, root, task)
     chosen = choose_adapter(params.merge.adapter, _read_json(root / VAL_METRICS))
     adapter = root / ADAPTER.format(stage=chosen)
     rows = load_split(root, "test")

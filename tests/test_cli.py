@@ -58,6 +58,15 @@ def test_check_params_bad_file(capsys, bad_params):
     assert err == f"error: {bad_params}: sft.batch_sise: unknown key; did you mean 'batch_size'?\n"
 
 
+def test_check_params_names_a_missing_extra_set(capsys, tmp_path, monkeypatch):
+    """A typo in eval.extra_sets fails before any work, not after the baseline has generated for minutes."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "params.yaml"
+    path.write_text("eval:\n  extra_sets: [data/extra/handwriten.jsonl]\n")
+    assert main(["check-params", str(path)]) == 2
+    assert capsys.readouterr().err == "error: data/extra/handwriten.jsonl: file not found (listed in eval.extra_sets)\n"
+
+
 def test_check_params_missing_file(capsys, tmp_path):
     path = tmp_path / "nope.yaml"
     assert main(["check-params", str(path)]) == 2

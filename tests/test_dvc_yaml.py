@@ -65,11 +65,12 @@ def test_stage_paths_match_the_pipeline_module() -> None:
 
 
 def test_extra_sets_are_dependencies_of_every_scoring_stage() -> None:
-    """Editing an external test set must rerun the stages that score it."""
+    """Editing an external test set (data/extra/ or a task folder's extra/) must rerun the stages that score it."""
     for path in PARAMS["eval"]["extra_sets"]:
         assert path.startswith("data/extra/"), f"{path}: keep external sets in data/extra/ (a dvc.yaml dep)"
     for name in ("baseline", "eval", "merge"):
-        assert "data/extra" in DVC["stages"][name]["deps"] and "eval" in DVC["stages"][name]["params"]
+        deps = DVC["stages"][name]["deps"]
+        assert {"data/extra", "jsontune/tasks", "tasks"} <= set(deps) and "eval" in DVC["stages"][name]["params"]
 
 
 def test_training_stages_do_not_read_generation_or_eval_params() -> None:

@@ -12,7 +12,7 @@ from jsontune.evaluation import read_extra_set, score_predictions
 from jsontune.tasks.support_ticket.generator import rule_urgency
 from tests.conftest import REPO
 
-SHIPPED = REPO / "data" / "extra" / "handwritten.jsonl"
+SHIPPED = REPO / "jsontune" / "tasks" / "support_ticket" / "extra" / "handwritten.jsonl"
 
 
 def _write(path: Path, rows: list) -> Path:

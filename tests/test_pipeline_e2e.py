@@ -72,7 +72,7 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_model(tmp_path: Path, tiny_model: 
     assert merged["adapter"] in ("sft", "dpo") and 0.5 <= merged["agreement"] <= 1.0
     assert (tmp_path / "runs/merged/model.safetensors").is_file()
     assert not list((tmp_path / "runs").rglob("*.bin")) and not list((tmp_path / "runs").rglob("*.pt"))
-    extra_rows = (tmp_path / "data/extra/handwritten.jsonl").read_text().splitlines()
+    extra_rows = (tmp_path / "jsontune/tasks/support_ticket/extra/handwritten.jsonl").read_text().splitlines()
     sources = {json.loads(line)["source"] for line in extra_rows}
     for stage in ("baseline", "sft", "dpo", "merged"):
         m = json.loads((tmp_path / f"metrics/{stage}.json").read_text())

@@ -194,3 +194,18 @@ def test_user_profile_splits_are_template_disjoint():
     assert not groups["val"] & groups["test"]
     assert {e.output["primary_role"] for e in splits["test"]} == set(up.ROLES)
     assert len(splits["train"]) == 300 - 60 - 30
+
+
+def test_extra_sets_follow_the_task_folder(tmp_path: Path) -> None:
+    """The ticket's hand-written set is scored only when the ticket task is selected."""
+    from jsontune.config import params_from_dict
+    from jsontune.pipeline import extra_set_paths
+
+    ticket, profile = load_task("support_ticket"), load_task("user_profile")
+    assert [p.name for p in ticket.extra_sets] == ["handwritten.jsonl"] and profile.extra_sets == ()
+    params = params_from_dict({"eval": {"extra_sets": ["data/extra/handwritten.jsonl"]}})
+    (tmp_path / "data/extra").mkdir(parents=True)
+    (tmp_path / "data/extra/handwritten.jsonl").write_text('{"text": "x", "output": {"full_name": "X"}}\n')
+    with pytest.raises(ValueError, match="same name 'handwritten'"):
+        extra_set_paths(params, tmp_path, ticket)
+    assert extra_set_paths(params, tmp_path, profile) == [tmp_path / "data/extra/handwritten.jsonl"]

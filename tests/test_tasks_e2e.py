@@ -27,7 +27,6 @@ def small(params: dict) -> dict:
     params["sft"]["max_length"] = 320
     params["sft"]["epochs"] = 0.2
     params["dpo"].update(n_prompts=2, max_length=320)
-    params["eval"]["extra_sets"] = []  # the repo's handwritten set is labelled for support tickets
     return params
 
 
@@ -102,6 +101,10 @@ def test_bring_your_own_task_from_files_only(tmp_path: Path, tiny_model: Path,
     (folder / "schema.json").write_text(json.dumps(REVIEW_SCHEMA, indent=2))
     (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in review_rows()))
     (folder / "system_prompt.txt").write_text("Turn the review into JSON.\n")
+    (folder / "extra").mkdir()
+    (folder / "extra" / "handpicked.jsonl").write_text(
+        '{"text": "Ines from Chile: 2 stars for the kettle, it leaks.", "output": {"product": "kettle", "rating": 2}}\n'
+        '{"text": "Five stars, quiet headphones. Bo", "output": {"sentiment": "positive"}, "source": "web"}\n')
     raw = small(yaml.safe_load((tmp_path / "params.yaml").read_text()))
     raw["task"]["name"] = "tasks/reviews"
     raw["dataset"]["source"] = "task"
@@ -126,6 +129,9 @@ def test_bring_your_own_task_from_files_only(tmp_path: Path, tiny_model: Path,
         assert list(metrics["nested_fields"]) == ["reviewer.name", "reviewer.country"]
         assert set(metrics["array_fields"]["pros"]) == {"precision", "recall", "f1"}
         assert "out_of_range" in metrics["failures"]
+        # The task folder's own extra set is scored with no entry in params.yaml, on its partial labels.
+        assert raw["eval"]["extra_sets"] == [] and metrics["extra_sets"]["handpicked"]["labelled"] == {
+            "product": 1, "rating": 1, "sentiment": 1, "pros": 0, "reviewer": 0}
 
     messages = tmp_path / "messages.jsonl"
     messages.write_text('{"text": "Mia from Peru gives the kettle 5 stars: quiet."}\n')

@@ -5,6 +5,7 @@
     data.jsonl           optional: labelled rows ``{"text": ..., "output": {...}}``
     generator.py         optional: ``generate(n, seed, template_ids)`` and ``templates()`` for synthetic data
     negatives.json       optional: task rules for DPO negatives, ``{"confusable": [["A", "B"], ...]}``
+    extra/*.jsonl        optional: hand-labelled test sets, scored with every stage (like ``eval.extra_sets``)
 
 ``task.name`` in ``params.yaml`` is either a built-in task (a folder of this package, e.g. ``support_ticket``)
 or the path of a task folder (e.g. ``tasks/my_task``); a task needs data.jsonl or generator.py.
@@ -28,6 +29,7 @@ PROMPT_FILE = "system_prompt.txt"
 DATA_FILE = "data.jsonl"
 GENERATOR_FILE = "generator.py"
 RULES_FILE = "negatives.json"
+EXTRA_DIR = "extra"
 _BUILT_IN_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _MAX_PROMPT_CHARS = 20_000
 
@@ -48,6 +50,9 @@ class Task:
     generator: ModuleType | None = field(default=None, compare=False, repr=False)
     confusable: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Enum labels a model plausibly mixes up (task rule for DPO negatives); empty = no preference."""
+    extra_sets: tuple[Path, ...] = ()
+    """The task's own labelled test sets (``extra/*.jsonl``): they follow the task, so switching
+    ``task.name`` never scores one task's messages against another's schema."""
 
     @property
     def schema_path(self) -> Path:
@@ -165,4 +170,5 @@ def load_task(name: str, system_prompt: str = "") -> Task:
     prompt = system_prompt.strip() or _read_prompt(folder / PROMPT_FILE) or default_prompt(schema)
     return Task(name=name, folder=folder, schema=schema, system_prompt=prompt,
                 data_path=data_path if data_path.is_file() else None, generator=generator,
-                confusable=_load_rules(folder / RULES_FILE, schema))
+                confusable=_load_rules(folder / RULES_FILE, schema),
+                extra_sets=tuple(sorted((folder / EXTRA_DIR).glob("*.jsonl"))))
