@@ -136,12 +136,10 @@ def run_sft(params: Params, root: Path) -> dict[str, Any]:
     from transformers import set_seed
 
     from jsontune import checkpoints
-    from jsontune.models import load_base_model
+    from jsontune.models import load_base_model, load_tokenizer
     from jsontune.training import train_sft, write_train_log
 
     set_seed(params.sft.seed)
-    from jsontune.models import load_tokenizer
-
     tok = load_tokenizer(params.model)
     train_file = root / SPLIT_FILE.format(split="train")
     ckpt = checkpoints.run_dir(root / CHECKPOINTS, "sft", params.sft, params.model, _model_files(params),
