@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from jsontune.data import prompt_messages
-from jsontune.generation import ConstrainedDecodingError, JsonGrammar, json_grammar, run_generation
+from jsontune.generation import (
+    MIN_SHARED_PREFIX,
+    ConstrainedDecodingError,
+    JsonGrammar,
+    json_grammar,
+    run_generation,
+    shared_prefix_length,
+)
 from jsontune.metrics import score_output
 
 MESSAGES = [f"where is my order A{i}2345? {'please ' * i}thanks" for i in range(6)]
@@ -113,3 +120,30 @@ def test_the_budget_guard_never_cuts_an_answer_that_fits(tiny: tuple, schema: di
     ids = tok(answer, add_special_tokens=False)["input_ids"]
     assert grammar.accepts(ids, True, len(ids) + 1)
     assert not grammar.accepts(ids, True, len(ids))
+
+
+def test_shared_prefix_length_leaves_every_prompt_a_token_of_its_own() -> None:
+    head = list(range(100, 110))
+    assert shared_prefix_length([head + [1, 2], head + [1, 3], head + [4]]) == 10
+    assert shared_prefix_length([head, head + [5]]) == 9  # the shorter prompt keeps its last token
+    assert shared_prefix_length([head + [1]]) == 0  # one prompt: nothing to share
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5]]) == 0  # below MIN_SHARED_PREFIX
+
+
+def test_the_shared_prefix_cache_gives_the_answers_of_left_padding(tiny: tuple, schema: dict,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prompts of different lengths in batches of 4 (padding in every batch): the ``[prefix][pad][own]``
+    layout with the prefix computed once must decode exactly what full left-padded prompts decode."""
+    import jsontune.generation as generation
+
+    model, tok = tiny
+    convs = _convs() + [prompt_messages("hi", "Extract the ticket as JSON.")]
+    calls: list[int] = []
+    real = generation._prefix_cache
+    monkeypatch.setattr(generation, "_prefix_cache", lambda m, p, d: calls.append(len(p)) or real(m, p, d))
+    for decoding in ("free", "constrained"):
+        kwargs = {"batch_size": 4, "max_new_tokens": 24, "decoding": decoding, "schema": schema}
+        shared = run_generation(model, tok, convs, **kwargs)
+        full = run_generation(model, tok, convs, share_prefix=False, **kwargs)
+        assert shared.token_ids == full.token_ids and shared.finished == full.finished
+    assert len(calls) == 2 and calls[0] >= MIN_SHARED_PREFIX  # once per call, not once per batch
