@@ -9,9 +9,10 @@ answers run to ``generation.max_new_tokens``). All variants answer the same firs
 greedy decoding; a one-row warm-up precedes each timing. Generated tokens are counted by
 re-tokenising each decoded answer, the same way for every variant.
 
-Free and constrained decoding run in one process, alternating, ``--repeats`` times each, and the median
-of each is compared: separate processes measured minutes apart differed by up to 20% on this machine,
-more than the effect being measured. The sequential loop runs once (it is the slow one).
+Free, constrained and free-without-the-shared-prefix-cache batched decoding run in one process,
+alternating, ``--repeats`` times each, and the median of each is compared: separate processes
+measured minutes apart differed by up to 20% on this machine, more than the effect being measured.
+The sequential loop runs once (it is the slow one).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def _timed(fn: Any) -> tuple[float, list[str]]:
 
 
 def worker(variant: str, n: int, model_name: str, batch_size: int | None, repeats: int) -> dict[str, Any]:
-    """``sequential``: one timed pass of the one-row loop. ``batched``: free and constrained decoding
-    alternately, ``repeats`` passes each, reported as medians."""
+    """``sequential``: one timed pass of the one-row loop. ``batched``: free, constrained and free without
+    the prefix cache alternately, ``repeats`` passes each, reported as medians."""
     common.set_threads()
     from jsontune.config import load_params
     from jsontune.generation import generate
@@ -88,7 +89,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=32, help="test rows per variant")
     ap.add_argument("--model", default=None, help="checkpoint dir (default: runs/merged if present, else the base)")
     ap.add_argument("--batch-size", type=int, default=None, help="default: generation.batch_size")
-    ap.add_argument("--repeats", type=int, default=3, help="alternating free/constrained passes (median)")
+    ap.add_argument("--repeats", type=int, default=3, help="alternating passes of each batched variant (median)")
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     args = ap.parse_args()
     model = args.model or default_model()
