@@ -167,7 +167,9 @@ def _answer_only_trainer_class() -> type:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             unwrapped = self.accelerator.unwrap_model(model)
             causal_lm = unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model") else unwrapped
-            loss, accuracy = answer_only_loss(causal_lm, inputs, num_items_in_batch)
+            # The unwrapped model has lost accelerate's mixed-precision wrapper: bf16 runs need it back.
+            with self.accelerator.autocast():
+                loss, accuracy = answer_only_loss(causal_lm, inputs, num_items_in_batch)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
                 loss = loss * self.accelerator.num_processes
             mode = "train" if model.training else "eval"

@@ -119,3 +119,26 @@ def test_answer_only_loss_equals_trl_default_loss(tiny_model: Path, schema: dict
     ours = trainer.compute_loss(trainer.model, dict(batch))
     reference = SFTTrainer.compute_loss(trainer, trainer.model, dict(batch))
     assert float(ours) == pytest.approx(float(reference), rel=1e-5)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_answer_only_loss_runs_under_the_trainers_autocast(tiny_model: Path, schema: dict, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch, bf16: bool) -> None:
+    """With ``bf16: true`` the fast loss must run in bf16 autocast like TRL's own path (it calls the
+    unwrapped model, which has lost accelerate's autocast wrapper); fp32 stays fp32. ``use_cpu`` lets
+    transformers accept bf16 on this CPU-only machine."""
+    import jsontune.training as training
+    from jsontune.models import load_base_model, load_tokenizer
+
+    common_args = training._common_args
+    monkeypatch.setattr(training, "_common_args", lambda *a, **k: {**common_args(*a, **k), "use_cpu": True})
+    params = tiny_params(tiny_model, bf16=bf16)
+    trainer = sft_trainer(load_base_model(params.model), load_tokenizer(params.model), chat_rows(schema),
+                          params.sft, params.model, tmp_path)
+    seen: list[torch.dtype] = []
+    layer = next(m for n, m in trainer.model.named_modules() if n.endswith("mlp.down_proj"))
+    layer.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    batch = next(iter(trainer.get_train_dataloader()))
+    with trainer.compute_loss_context_manager():
+        trainer.compute_loss(trainer.model, dict(batch))
+    assert seen and set(seen) == {torch.bfloat16 if bf16 else torch.float32}
