@@ -48,6 +48,25 @@ def lora_config(p: LoraParams) -> Any:
                       bias="none", task_type="CAUSAL_LM")
 
 
+def bf16_on_cpu(bf16: bool) -> bool:
+    """Whether a bf16 run must be told to use the CPU (transformers refuses bf16 without an accelerator
+    unless ``use_cpu`` is set). A CUDA GPU without bf16 (e.g. a T4) is an error, not a silent CPU run."""
+    if not bf16:
+        return False
+    import torch
+    from transformers.utils import is_torch_bf16_gpu_available
+
+    if is_torch_bf16_gpu_available():
+        return False
+    if torch.cuda.is_available():
+        raise ValueError(f"bf16: true, but the GPU ({torch.cuda.get_device_name()}) has no bf16 support; "
+                         "set sft.bf16 and dpo.bf16 to false in params.yaml (and model.dtype: float32)")
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        print("warning: bf16 on a CPU without native bf16 instructions (AVX512-BF16/AMX) is emulated and "
+              "much slower than float32; set bf16: false in params.yaml", file=sys.stderr)
+    return True
+
+
 def _common_args(p: SftParams | DpoParams, output_dir: str | Path, model: ModelParams,
                  checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
     """Arguments SFT and DPO share; TRL's own defaults (bf16, checkpointing) are overridden from params
@@ -64,6 +83,7 @@ def _common_args(p: SftParams | DpoParams, output_dir: str | Path, model: ModelP
         "max_length": p.max_length,
         "optim": p.optimizer,
         "bf16": p.bf16,
+        "use_cpu": bf16_on_cpu(p.bf16),
         "activation_checkpointing": p.activation_checkpointing,
         "seed": p.seed,
         "data_seed": p.seed,

@@ -121,17 +121,39 @@ def test_answer_only_loss_equals_trl_default_loss(tiny_model: Path, schema: dict
     assert float(ours) == pytest.approx(float(reference), rel=1e-5)
 
 
+def test_bf16_uses_the_cpu_only_without_a_bf16_accelerator(monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers.utils
+
+    from jsontune.training import bf16_on_cpu
+
+    assert bf16_on_cpu(False) is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(transformers.utils, "is_torch_bf16_gpu_available", lambda: False)
+    assert bf16_on_cpu(True) is True
+    monkeypatch.setattr(transformers.utils, "is_torch_bf16_gpu_available", lambda: True)
+    assert bf16_on_cpu(True) is False
+
+
+def test_bf16_on_a_gpu_without_bf16_is_an_error_not_a_silent_cpu_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers.utils
+
+    from jsontune.training import bf16_on_cpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Tesla T4")
+    monkeypatch.setattr(transformers.utils, "is_torch_bf16_gpu_available", lambda: False)
+    with pytest.raises(ValueError, match="Tesla T4.*no bf16 support"):
+        bf16_on_cpu(True)
+
+
 @pytest.mark.parametrize("bf16", [False, True])
 def test_answer_only_loss_runs_under_the_trainers_autocast(tiny_model: Path, schema: dict, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch, bf16: bool) -> None:
+                                                          bf16: bool) -> None:
     """With ``bf16: true`` the fast loss must run in bf16 autocast like TRL's own path (it calls the
-    unwrapped model, which has lost accelerate's autocast wrapper); fp32 stays fp32. ``use_cpu`` lets
-    transformers accept bf16 on this CPU-only machine."""
-    import jsontune.training as training
+    unwrapped model, which has lost accelerate's autocast wrapper); fp32 stays fp32. On this CPU-only
+    machine it also checks that a bf16 run is accepted (transformers needs ``use_cpu`` for that)."""
     from jsontune.models import load_base_model, load_tokenizer
 
-    common_args = training._common_args
-    monkeypatch.setattr(training, "_common_args", lambda *a, **k: {**common_args(*a, **k), "use_cpu": True})
     params = tiny_params(tiny_model, bf16=bf16)
     trainer = sft_trainer(load_base_model(params.model), load_tokenizer(params.model), chat_rows(schema),
                           params.sft, params.model, tmp_path)
