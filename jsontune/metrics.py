@@ -34,6 +34,9 @@ FAILURE_KINDS: tuple[str, ...] = (
 
 # Added to a schema's kinds only when the schema has a bound that can be violated.
 OUT_OF_RANGE = "out_of_range"
+# Added only when the schema has ``uniqueItems: true`` (a repeated list item, e.g. a skill twice).
+DUPLICATE_ITEM = "duplicate_item"
+_UNIQUE_KEYWORDS = frozenset({"uniqueItems"})
 _RANGE_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
                              "minItems", "maxItems", "minProperties", "maxProperties", "minContains",
                              "maxContains"})
@@ -122,24 +125,26 @@ def _wrong_field_kinds(schema: dict[str, Any]) -> dict[str, str]:
     return kinds
 
 
-def _has_range(sub: Any) -> bool:
-    """Whether a (sub-)schema, at any depth, has a keyword whose violation is ``out_of_range``."""
+def _has_keyword(sub: Any, keywords: frozenset[str]) -> bool:
+    """Whether a (sub-)schema, at any depth, uses one of ``keywords`` (``uniqueItems: false`` does not count)."""
     if isinstance(sub, list):
-        return any(_has_range(v) for v in sub)
+        return any(_has_keyword(v, keywords) for v in sub)
     if not isinstance(sub, dict):
         return False
-    if _RANGE_KEYWORDS & sub.keys():
+    if any(sub[k] is not False for k in keywords & sub.keys()):
         return True
     # Under "properties" and the like the keys are names, not keywords; enum/const/default hold data.
     named = [v for k in _NAMED_SCHEMAS if isinstance(sub.get(k), dict) for v in sub[k].values()]
     nested = [v for k, v in sub.items() if k not in _NAMED_SCHEMAS and k not in _DATA_KEYWORDS]
-    return any(_has_range(v) for v in named + nested)
+    return any(_has_keyword(v, keywords) for v in named + nested)
 
 
 def failure_kinds(schema: dict[str, Any]) -> tuple[str, ...]:
     """The stable list of kinds for a schema: the generic ones, ``out_of_range`` when the schema has a
-    numeric or size bound, then ``wrong_<field>`` in schema order."""
-    extra = (OUT_OF_RANGE,) if _has_range(schema) else ()
+    numeric or size bound, ``duplicate_item`` when it has ``uniqueItems``, then ``wrong_<field>`` in
+    schema order."""
+    extra = tuple(kind for kind, keywords in ((OUT_OF_RANGE, _RANGE_KEYWORDS), (DUPLICATE_ITEM, _UNIQUE_KEYWORDS))
+                  if _has_keyword(schema, keywords))
     return FAILURE_KINDS + extra + tuple(_wrong_field_kinds(schema).values())
 
 
@@ -297,13 +302,15 @@ def _error_kinds(error: Any, expected: Any) -> set[str]:
         return _enum_kinds(error.instance, _at(expected, list(error.relative_path)), enum)
     if keyword in _RANGE_KEYWORDS:
         return {OUT_OF_RANGE}
+    if keyword in _UNIQUE_KEYWORDS:
+        return {DUPLICATE_ITEM}
     if keyword in ("additionalProperties", "unevaluatedProperties", "propertyNames"):
         return {"extra_key"}
     if keyword in ("required", "dependentRequired"):
         return {"missing_key"}
     if error.context:
         return _error_kinds(max(error.context, key=lambda e: len(e.relative_path)), expected)
-    return {"invalid_format"}  # pattern, format, string length, uniqueItems and any other constraint
+    return {"invalid_format"}  # pattern, format, string length and any other constraint
 
 
 @lru_cache(maxsize=256)

@@ -31,6 +31,7 @@ NEGATIVE_KINDS: tuple[str, ...] = (
     "wrong_value",
     "wrong_type",
     "out_of_range",
+    "duplicate_item",
     "wrong_key_order",
 )
 
@@ -234,6 +235,13 @@ def _array_negatives(
         if isinstance(item, str) and enum and item.lower() != item and item.lower() not in enum:
             yield "wrong_enum_case", _replace(gold, name, [*value[:i], item.lower(), *value[i + 1:]], schema)
             break
+    if sub.get("uniqueItems") is True and value:
+        # An item repeated (a skill listed twice); at maxItems the last item is overwritten instead.
+        repeated = [*value, value[-1]]
+        if isinstance(sub.get("maxItems"), int) and len(repeated) > sub["maxItems"]:
+            repeated = [*value[:-1], value[0]] if len(value) >= 2 else []
+        if repeated:
+            yield "duplicate_item", _replace(gold, name, repeated, schema)
     if value and all(isinstance(item, str) for item in value):
         yield "wrong_type", _replace(gold, name, ", ".join(value), schema)
 

@@ -52,6 +52,7 @@ EXPECTED_FAILURE = {
     "wrong_value": "wrong_order_id",
     "wrong_type": "wrong_type",
     "out_of_range": "out_of_range",
+    "duplicate_item": "duplicate_item",
     "wrong_key_order": "wrong_key_order",
 }
 WRAPPED = {"markdown_fence", "prose_wrapper"}
@@ -64,6 +65,7 @@ ONE_FIELD_WRONG = {
     "wrong_value",
     "wrong_type",
     "out_of_range",
+    "duplicate_item",
 }
 
 
@@ -289,6 +291,7 @@ def test_profile_negatives_are_plausible_slips():
     years = [o["years_of_experience"] for o in kinds["wrong_value"] if o["years_of_experience"] != 8]
     assert years == [34, 5]  # the age and the team size from the text
     assert [o["years_of_experience"] for o in kinds["out_of_range"]] == [-1]
+    assert [o["skills"] for o in kinds["duplicate_item"]] == [["Python", "SQL", "PyTorch", "PyTorch"]]
     assert [o["years_of_experience"] for o in kinds["wrong_type"] if o["years_of_experience"] != 8] == ["8"]
     skills = [o["skills"] for o in kinds["wrong_value"] if o["skills"] != gold["skills"]]
     assert ["Python", "SQL"] in skills  # one dropped
