@@ -1,7 +1,7 @@
 """SFT throughput: our SFT configuration vs TRL 1.16 ``SFTTrainer`` with its defaults, and vs the
 machine's fp32 matmul peak, all measured in this one run.
 
-    python bench/bench_sft.py [--steps 6] [--trl-steps 2]
+    python bench/bench_sft.py [--steps 6] [--trl-steps 2] [--ours-bf16]
 
 Both variants train the same rows (the first ``steps * sft.batch_size`` train rows, one epoch = exactly
 ``steps`` optimizer steps) of the embedded model with the same LoRA config from ``params.yaml``.
@@ -10,6 +10,7 @@ Both variants train the same rows (the first ``steps * sft.batch_size`` train ro
 same ``peft_config``: bf16 autocast, activation checkpointing, random batches, the LM head over every
 position. On CPUs without native bf16 a TRL-defaults step takes minutes, so it runs ``--trl-steps``
 steps, and a third variant, TRL defaults with ``bf16=False``, separates the bf16 effect from the rest.
+``--ours-bf16`` adds our configuration with ``sft.bf16=true`` (only worth it on CPUs with native bf16).
 The first step of each variant is a warm-up and is not timed.
 """
 
@@ -41,8 +42,8 @@ def worker(variant: str, steps: int, rows_steps: int) -> dict[str, Any]:
     tok = load_tokenizer(params.model)
     model = load_base_model(params.model)
     out = tempfile.mkdtemp(prefix="bench-sft-")
-    if variant == "ours":
-        trainer = sft_trainer(model, tok, rows, p, params.model, out)
+    if variant in ("ours", "ours-bf16"):
+        trainer = sft_trainer(model, tok, rows, replace(p, bf16=variant == "ours-bf16"), params.model, out)
     elif variant in ("trl", "trl-fp32"):
         from trl import SFTConfig, SFTTrainer
 
@@ -86,6 +87,8 @@ def main() -> None:
     ap.add_argument("--trl-steps", type=int, default=2,
                     help="steps of TRL defaults (bf16 is emulated, so very slow, on CPUs without AVX512-BF16); "
                          "0 skips them")
+    ap.add_argument("--ours-bf16", action="store_true",
+                    help="also run our configuration with sft.bf16=true (a lever on CPUs with AVX512-BF16/AMX)")
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--rows-steps", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -103,6 +106,7 @@ def main() -> None:
         trl = common.spawn(me, "--variant", "trl", "--steps", str(args.trl_steps), *same_rows)
     else:
         trl = skipped
+    ours16 = common.spawn(me, "--variant", "ours-bf16", "--steps", str(args.steps)) if args.ours_bf16 else None
     peak_after = common.spawn(me, "--variant", "peak")["gflops"]
     peak = max(peak_before, peak_after)
     speedup = common.ratio(ours["tokens_per_s"], trl["tokens_per_s"])
@@ -123,6 +127,12 @@ def main() -> None:
          "ratio": None, "unit": f"of {peak:.0f} GFLOP/s"},
         {"label": "SFT fraction of fp32 matmul peak, TRL defaults but fp32", "ours": frac_ours,
          "reference": round(trl32["gflops"] / peak, 3), "ratio": None, "unit": f"of {peak:.0f} GFLOP/s"},
+        *([{"label": "SFT trained tokens/s (ours with sft.bf16=true vs TRL defaults)",
+             "ours": ours16["tokens_per_s"], "reference": trl["tokens_per_s"],
+             "ratio": common.ratio(ours16["tokens_per_s"], trl["tokens_per_s"]), "unit": "real (non-pad) tokens/s"},
+            {"label": "SFT trained tokens/s (ours with sft.bf16=true vs ours fp32)", "ours": ours16["tokens_per_s"],
+             "reference": ours["tokens_per_s"], "ratio": common.ratio(ours16["tokens_per_s"], ours["tokens_per_s"]),
+             "unit": "real (non-pad) tokens/s"}] if ours16 else []),
         {"label": "SFT peak RSS", "ours": ours["peak_rss_mb"], "reference": trl["peak_rss_mb"],
          "ratio": common.ratio(ours["peak_rss_mb"], trl["peak_rss_mb"]), "unit": "MB"},
     ]
@@ -133,7 +143,7 @@ def main() -> None:
     ]
     notes = (f"Ours and 'TRL defaults but fp32' (SFTConfig bf16=False, everything else default) run {args.steps} "
              f"steps on the same {args.steps * ours['config']['batch_size']} train rows; TRL defaults run the "
-             f"first {args.trl_steps} of those steps (bf16 has no hardware support on this CPU, a step takes "
+             f"first {args.trl_steps} of those steps (on CPUs without native bf16 a step takes "
              "minutes); first step of each untimed. Model FLOPs = forward 2·N_linear·T + 2·N_lora·T + causal attention "
              "4·L·d_attn·Σn(n+1)/2 + LM head 2·d·V·A; backward 2·N_linear·T (input grads only, base frozen) + "
              "4·N_lora·T + 2× attention + 2·d·V·A (T = real tokens, A = answer tokens); counted the same for both "
@@ -141,6 +151,8 @@ def main() -> None:
              "credited. TRL defaults run bf16 autocast, so their peak fraction is also against the fp32 peak. "
              f"Matmul peak before/after: {peak_before}/{peak_after} GFLOP/s.")
     raw = {"ours": ours, "trl_defaults": trl, "trl_fp32": trl32, "peak_gflops": [peak_before, peak_after]}
+    if ours16:
+        raw["ours_bf16"] = ours16
     common.write_figure("sft", rows, raw=raw,
                         targets=targets, notes=notes)
     print(common.RESULTS_MD.read_text())
