@@ -1,7 +1,8 @@
 """LoRA/QLoRA fine-tuning with TRL: SFT on the answer tokens only, then DPO from the SFT adapter.
 
-The config builders are pure functions of the params so tests can check exactly which TRL/PEFT
-objects a params file implies without loading a model.
+The config builders depend only on the params (and, for bf16, on whether the machine has a bf16
+accelerator) so tests can check exactly which TRL/PEFT objects a params file implies without loading a
+model.
 """
 
 from __future__ import annotations
@@ -151,21 +152,67 @@ def _prepare(model: Any, quantized: bool) -> Any:
     return model
 
 
+SHARED_PREFIX_MIN = 8
+"""A shorter common prefix is not worth the extra forward call."""
+
+
+def shared_prompt_prefix(input_ids: Any, attention_mask: Any, labels: Any) -> int:
+    """Leading columns to run once for the whole batch: identical token in every row, unpadded and
+    unlabelled (the chat header and system prompt), ending one column early so every labelled position
+    is predicted from the per-row part. 0 when shorter than :data:`SHARED_PREFIX_MIN` or for one row."""
+    if input_ids.shape[0] < 2:
+        return 0
+    same = (input_ids == input_ids[:1]).all(0) & (labels == -100).all(0)
+    if attention_mask is not None:
+        same &= (attention_mask == 1).all(0)
+    n = min(int(same.long().cumprod(0).sum()) - 1, input_ids.shape[1] - 2)
+    return n if n >= SHARED_PREFIX_MIN else 0
+
+
+def _dropout_active(model: Any) -> bool:
+    """Any module training with dropout (LoRA dropout, or the model's attention dropout)."""
+    import torch
+
+    attention = float(getattr(model.config, "attention_dropout", 0.0) or 0.0) > 0
+    return any(m.training and (attention or isinstance(m, torch.nn.Dropout) and m.p > 0) for m in model.modules())
+
+
+def _hidden_states(causal_lm: Any, inputs: dict[str, Any]) -> tuple[Any, Any]:
+    """Last hidden states and the labels they predict (shifted by one), the prompt prefix every row shares
+    computed once: its keys/values are repeated for the batch, so the loss and gradients are those of
+    the full batch (the prefix gets the sum of every row's gradient) for less work. Not with active
+    dropout (e.g. ``sft.lora.dropout`` > 0): the rows would share one dropout mask on the prefix."""
+    import torch
+
+    ids, mask, labels = inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"]
+    plain = inputs.get("position_ids") is not None or _dropout_active(causal_lm)
+    shared = 0 if plain else shared_prompt_prefix(ids, mask, labels)
+    if not shared:
+        hidden = causal_lm.model(input_ids=ids, attention_mask=mask, position_ids=inputs.get("position_ids"),
+                                 use_cache=False).last_hidden_state
+        return hidden[:, :-1], labels[:, 1:]
+    cache = causal_lm.model(input_ids=ids[:1, :shared], use_cache=True).past_key_values
+    cache.batch_repeat_interleave(ids.shape[0])
+    positions = torch.arange(shared, ids.shape[1], device=ids.device).expand(ids.shape[0], -1)
+    hidden = causal_lm.model(input_ids=ids[:, shared:], attention_mask=mask, position_ids=positions,
+                             past_key_values=cache, use_cache=True).last_hidden_state
+    return hidden[:, :-1], labels[:, shared + 1:]
+
+
 def answer_only_loss(causal_lm: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> tuple[Any, Any]:
     """Cross-entropy over the answer tokens, projecting only their hidden states onto the vocabulary.
 
     TRL's default loss path builds log-probs for every position (prompt included) through a chunked
     LM head; on a 49k vocabulary that is about half of a CPU training step although the prompt is
-    masked anyway. Returns the loss and the top-1 accuracy on the answer tokens.
+    masked anyway. The prompt prefix all rows share runs once per batch (:func:`_hidden_states`).
+    Returns the loss and the top-1 accuracy on the answer tokens.
     """
     import torch
     import torch.nn.functional as F
 
-    hidden = causal_lm.model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
-                             position_ids=inputs.get("position_ids"), use_cache=False).last_hidden_state
-    targets = inputs["labels"][:, 1:]
+    hidden, targets = _hidden_states(causal_lm, inputs)
     keep = targets != -100
-    logits = causal_lm.lm_head(hidden[:, :-1][keep]).float()
+    logits = causal_lm.lm_head(hidden[keep]).float()
     wanted = targets[keep]
     denominator = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     loss = F.cross_entropy(logits, wanted, reduction="sum") / torch.as_tensor(denominator).clamp(min=1)

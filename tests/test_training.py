@@ -164,3 +164,81 @@ def test_answer_only_loss_runs_under_the_trainers_autocast(tiny_model: Path, sch
     with trainer.compute_loss_context_manager():
         trainer.compute_loss(trainer.model, dict(batch))
     assert seen and set(seen) == {torch.bfloat16 if bf16 else torch.float32}
+
+
+def test_shared_prompt_prefix_stops_at_the_first_difference_padding_or_label() -> None:
+    from jsontune.training import SHARED_PREFIX_MIN, shared_prompt_prefix
+
+    n = SHARED_PREFIX_MIN + 4
+    ids = torch.cat([torch.arange(n).expand(3, -1), torch.tensor([[50, 51, 52], [60, 61, 62], [70, 71, 72]])], 1)
+    labels = torch.full_like(ids, -100)
+    mask = torch.ones_like(ids)
+    # One column short of the common run: the first row-specific token is predicted from the per-row part.
+    assert shared_prompt_prefix(ids, mask, labels) == n - 1
+    assert shared_prompt_prefix(ids[:1], mask[:1], labels[:1]) == 0
+    labelled = labels.clone()
+    labelled[:, SHARED_PREFIX_MIN + 2] = 7
+    assert shared_prompt_prefix(ids, mask, labelled) == SHARED_PREFIX_MIN + 1
+    left_padded = mask.clone()
+    left_padded[1, 0] = 0
+    assert shared_prompt_prefix(ids, left_padded, labels) == 0
+    assert shared_prompt_prefix(ids[:, :SHARED_PREFIX_MIN], mask[:, :SHARED_PREFIX_MIN],
+                                labels[:, :SHARED_PREFIX_MIN]) == 0
+
+
+def test_sharing_the_prompt_prefix_gives_the_same_loss_and_gradients(tiny_model: Path, schema: dict,
+                                                                     tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prefix computed once and repeated must train exactly like every row computed in full."""
+    from jsontune import training
+    from jsontune.models import load_base_model, load_tokenizer
+
+    params = tiny_params(tiny_model)
+    params.sft.batch_size = 4
+    params.sft.lora.dropout = 0.0
+    trainer = sft_trainer(load_base_model(params.model), load_tokenizer(params.model),
+                          chat_rows(schema, system_prompt="Return one JSON object for the ticket below."),
+                          params.sft, params.model, tmp_path)
+    batch = dict(next(iter(trainer.get_train_dataloader())))
+    assert training.shared_prompt_prefix(batch["input_ids"], batch["attention_mask"], batch["labels"]) > 0
+    causal = trainer.model.get_base_model()
+    trainer.model.train()
+    assert not training._dropout_active(causal)
+    trainable = [p for p in trainer.model.parameters() if p.requires_grad]
+    # Non-zero LoRA B weights, so gradients reach the A matrices and the shared prefix's own adapters;
+    # sharper attention than the random init's near-uniform one, so wrong positions would show.
+    with torch.no_grad():
+        for name, p in trainer.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.02)
+            elif name.endswith(("q_proj.base_layer.weight", "k_proj.base_layer.weight")):
+                p.mul_(30)
+
+    def loss_and_grads() -> tuple[float, torch.Tensor]:
+        trainer.model.zero_grad()
+        loss, _ = training.answer_only_loss(causal, batch)
+        loss.backward()
+        return float(loss), torch.cat([p.grad.flatten() for p in trainable])
+
+    shared_loss, shared_grads = loss_and_grads()
+    monkeypatch.setattr(training, "SHARED_PREFIX_MIN", 10**6)
+    assert training.shared_prompt_prefix(batch["input_ids"], batch["attention_mask"], batch["labels"]) == 0
+    full_loss, full_grads = loss_and_grads()
+    assert shared_loss == pytest.approx(full_loss, rel=1e-5)
+    assert float((shared_grads - full_grads).norm() / full_grads.norm()) < 1e-4
+
+
+def test_the_prompt_prefix_is_not_shared_under_dropout(tiny_model: Path, schema: dict, tmp_path: Path) -> None:
+    """With LoRA dropout every row must draw its own mask, so the prefix is computed per row."""
+    from jsontune import training
+    from jsontune.models import load_base_model, load_tokenizer
+
+    params = tiny_params(tiny_model)
+    params.sft.lora.dropout = 0.1
+    trainer = sft_trainer(load_base_model(params.model), load_tokenizer(params.model), chat_rows(schema),
+                          params.sft, params.model, tmp_path)
+    causal = trainer.model.get_base_model()
+    trainer.model.train()
+    assert training._dropout_active(causal)
+    trainer.model.eval()
+    assert not training._dropout_active(causal)
