@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS_JSON = REPO / "bench" / "results.json"
 RESULTS_MD = REPO / "bench" / "results.md"
 MARK = "BENCH_JSON "
-NOISE_NOTE = ("shared machine: other agents and a training job were using the same CPU cores during the run, "
-              "so absolute times are noisy; the ratios (measured side by side in one run) are what count")
+NOISE_NOTE = ("these machines can be shared with other jobs (each figure records the load average when it "
+              "started), so absolute times vary from run to run; the ratios (measured side by side in one run) "
+              "are what count")
 
 
 def threads() -> int:
@@ -100,7 +101,8 @@ class ModelShape:
     """Trainable LoRA weights (A and B); each is used once per token, like a linear weight."""
 
 
-def lora_train_flops(shape: ModelShape, seq_lens: Sequence[int], answer_tokens: Sequence[int]) -> dict[str, float]:
+def lora_train_flops(shape: ModelShape, seq_lens: Sequence[int], answer_tokens: Sequence[int],
+                     shared_prefix: int = 0) -> dict[str, float]:
     """Model FLOPs of one LoRA training step on these rows (real tokens only; padding is not work).
 
     Per token, a linear with W weights costs 2W forward. Backward needs the gradient w.r.t. the
@@ -113,18 +115,29 @@ def lora_train_flops(shape: ModelShape, seq_lens: Sequence[int], answer_tokens: 
     work and not counted, so two setups doing the same rows get the same count. Ignored: norms,
     activations, softmax, the optimizer (all O(params) or O(tokens * d), < 1 % here) and the unneeded
     input gradient of the first layer.
+
+    ``executed`` is what the machine computes when the first ``shared_prefix`` tokens of every row
+    are identical and run once per batch (``jsontune.training``): those tokens and their attention
+    pairs count once instead of once per row. ``total`` (the work the rows represent) is the same.
     """
     if len(seq_lens) != len(answer_tokens):
         raise ValueError("seq_lens and answer_tokens must have one entry per row")
-    tokens = sum(seq_lens)
     answers = sum(answer_tokens)
-    pairs = sum(n * (n + 1) // 2 for n in seq_lens)
-    attn_fwd = 4 * shape.n_layers * shape.d_attn * pairs
     head = 2 * shape.d_model * shape.vocab * answers
-    forward = 2 * shape.linear_params * tokens + 2 * shape.lora_params * tokens + attn_fwd + head
-    backward = 2 * shape.linear_params * tokens + 4 * shape.lora_params * tokens + 2 * attn_fwd + head
+
+    def cost(tokens: int, pairs: int) -> tuple[int, int]:
+        attn_fwd = 4 * shape.n_layers * shape.d_attn * pairs
+        forward = 2 * shape.linear_params * tokens + 2 * shape.lora_params * tokens + attn_fwd + head
+        backward = 2 * shape.linear_params * tokens + 4 * shape.lora_params * tokens + 2 * attn_fwd + head
+        return forward, backward
+
+    tokens = sum(seq_lens)
+    forward, backward = cost(tokens, sum(n * (n + 1) // 2 for n in seq_lens))
+    p = shared_prefix if len(seq_lens) > 1 else 0
+    repeated = (len(seq_lens) - 1) * p
+    run = cost(tokens - repeated, sum(n * (n + 1) // 2 for n in seq_lens) - (len(seq_lens) - 1) * (p * (p + 1) // 2))
     return {"forward": float(forward), "backward": float(backward), "total": float(forward + backward),
-            "tokens": tokens, "answer_tokens": answers}
+            "executed": float(sum(run)), "tokens": tokens, "answer_tokens": answers}
 
 
 def model_shape(peft_model: Any) -> ModelShape:
@@ -172,19 +185,23 @@ def step_timer() -> Any:
     return StepTimer()
 
 
-def batch_stats(batch: dict[str, Any]) -> dict[str, list[int]]:
-    """Real length and loss-token count of every row of a collated batch; a padding-free batch (one
-    row of concatenated sequences with ``cu_seq_lens_q`` boundaries) is split back into its rows."""
+def batch_stats(batch: dict[str, Any]) -> dict[str, Any]:
+    """Real length and loss-token count of every row of a collated batch, and the prompt prefix the
+    rows share (``shared_prefix``, 0 when none); a padding-free batch (one row of concatenated
+    sequences with ``cu_seq_lens_q`` boundaries) is split back into its rows."""
+    from jsontune.training import shared_prompt_prefix
+
     labels = batch["labels"]
     if "cu_seq_lens_q" in batch:
         bounds = batch["cu_seq_lens_q"].tolist()
         spans = list(zip(bounds[:-1], bounds[1:], strict=True))
         return {"seq_lens": [b - a for a, b in spans], "padded": list(batch["input_ids"].shape),
-                "answer_tokens": [int((labels[0, a + 1:b] != -100).sum()) for a, b in spans]}
+                "answer_tokens": [int((labels[0, a + 1:b] != -100).sum()) for a, b in spans], "shared_prefix": 0}
     mask = batch.get("attention_mask")
     lens = mask.sum(1).tolist() if mask is not None else [labels.shape[1]] * labels.shape[0]
     return {"seq_lens": [int(n) for n in lens], "padded": list(batch["input_ids"].shape),
-            "answer_tokens": [int(n) for n in (labels[:, 1:] != -100).sum(1).tolist()]}
+            "answer_tokens": [int(n) for n in (labels[:, 1:] != -100).sum(1).tolist()],
+            "shared_prefix": shared_prompt_prefix(batch["input_ids"], mask, labels)}
 
 
 def record_batches(trainer: Any) -> list[dict[str, list[int]]]:

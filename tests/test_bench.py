@@ -28,6 +28,21 @@ def test_lora_flops_frozen_base_costs_4n_per_token_not_6n() -> None:
     assert f["total"] == 4 * 1_000_000 * 8
 
 
+def test_lora_flops_executed_counts_a_shared_prefix_once() -> None:
+    shape = common.ModelShape(n_layers=1, d_model=2, d_attn=2, vocab=3, linear_params=10, lora_params=1)
+    f = common.lora_train_flops(shape, seq_lens=[4, 3, 3], answer_tokens=[1, 1, 1], shared_prefix=2)
+    # 10 tokens of which 2 * 2 are repeats of the prefix; attention pairs 10 + 6 + 6 minus 2 * 3 prefix pairs
+    once = common.lora_train_flops(shape, seq_lens=[6], answer_tokens=[3])
+    linear_and_lora = (4 * 10 + 6 * 1) * 6
+    attention = 3 * 4 * 2 * (22 - 6)
+    head = 4 * 2 * 3 * 3
+    assert f["executed"] == linear_and_lora + attention + head
+    assert f["total"] == common.lora_train_flops(shape, [4, 3, 3], [1, 1, 1])["total"] > f["executed"]
+    assert once["executed"] == once["total"]
+    assert common.lora_train_flops(shape, [4], [1], shared_prefix=2)["executed"] == \
+        common.lora_train_flops(shape, [4], [1])["total"]
+
+
 def test_lora_flops_rejects_mismatched_rows() -> None:
     shape = common.ModelShape(1, 1, 1, 1, 1, 1)
     with pytest.raises(ValueError, match="one entry per row"):
@@ -103,9 +118,18 @@ def test_batch_stats_padded_and_padding_free() -> None:
     padded = {"input_ids": torch.zeros(2, 5, dtype=torch.long),
               "attention_mask": torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]),
               "labels": torch.tensor([[-100, -100, 7, 8, 9], [-100, 5, 6, -100, -100]])}
-    assert common.batch_stats(padded) == {"seq_lens": [5, 3], "padded": [2, 5], "answer_tokens": [3, 2]}
+    assert common.batch_stats(padded) == {"seq_lens": [5, 3], "padded": [2, 5], "answer_tokens": [3, 2],
+                                          "shared_prefix": 0}
     # the same two rows concatenated padding-free: boundaries at 0, 5, 8
     free = {"input_ids": torch.zeros(1, 8, dtype=torch.long),
             "labels": torch.tensor([[-100, -100, 7, 8, 9, -100, 5, 6]]),
             "cu_seq_lens_q": torch.tensor([0, 5, 8])}
-    assert common.batch_stats(free) == {"seq_lens": [5, 3], "padded": [1, 8], "answer_tokens": [3, 2]}
+    assert common.batch_stats(free) == {"seq_lens": [5, 3], "padded": [1, 8], "answer_tokens": [3, 2],
+                                        "shared_prefix": 0}
+
+
+def test_sft_bench_reports_the_fastest_of_the_interleaved_runs() -> None:
+    from bench.bench_sft import best_run
+
+    best = best_run([{"tokens_per_s": 172.0, "steps": 6}, {"tokens_per_s": 230.0, "steps": 6}])
+    assert best == {"tokens_per_s": 230.0, "steps": 6, "runs_tokens_per_s": [172.0, 230.0]}
