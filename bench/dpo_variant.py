@@ -45,7 +45,8 @@ def main() -> None:
     model = load_for_inference(params.model, root / ADAPTER.format(stage="dpo"))
     _, m = evaluate_rows(model, tok, val_rows, schema, params.generation)
     sft = json.loads((REPO / VAL_METRICS).read_text(encoding="utf-8"))["sft"]
-    scores = {stage: {"em": s["exact_match"], "schema": s["schema_validity"], "per_field": s["per_field"]}
+    scores = {stage: {"em": s["exact_match"], "schema": s["schema_validity"], "per_field": s["per_field"],
+                      "failures": {k: v for k, v in s["failures"].items() if v}}
               for stage, s in (("dpo", m), ("sft", sft))}
     print("RESULT", name, json.dumps({"pairs": summary["pairs"], "kinds": summary["pair_kinds"], "dpo_s": seconds,
                                       "margin": summary["final_reward_margin"], **scores}))
