@@ -181,11 +181,13 @@ def _hidden_states(causal_lm: Any, inputs: dict[str, Any]) -> tuple[Any, Any]:
     """Last hidden states and the labels they predict (shifted by one), the prompt prefix every row shares
     computed once: its keys/values are repeated for the batch, so the loss and gradients are those of
     the full batch (the prefix gets the sum of every row's gradient) for less work. Not with active
-    dropout (e.g. ``sft.lora.dropout`` > 0): the rows would share one dropout mask on the prefix."""
+    dropout (e.g. ``sft.lora.dropout`` > 0): the rows would share one dropout mask on the prefix; not
+    with activation checkpointing, under which transformers returns no key/value cache."""
     import torch
 
     ids, mask, labels = inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"]
-    plain = inputs.get("position_ids") is not None or _dropout_active(causal_lm)
+    plain = (inputs.get("position_ids") is not None or _dropout_active(causal_lm)
+             or bool(getattr(causal_lm, "is_activation_checkpointing", False)))
     shared = 0 if plain else shared_prompt_prefix(ids, mask, labels)
     if not shared:
         hidden = causal_lm.model(input_ids=ids, attention_mask=mask, position_ids=inputs.get("position_ids"),

@@ -242,3 +242,16 @@ def test_the_prompt_prefix_is_not_shared_under_dropout(tiny_model: Path, schema:
     assert training._dropout_active(causal)
     trainer.model.eval()
     assert not training._dropout_active(causal)
+
+
+def test_activation_checkpointing_trains_without_prefix_sharing(tiny_model: Path, schema: dict, tmp_path: Path) -> None:
+    """Checkpointed layers return no key/value cache, so the loss must take the per-row path (the trainer
+    switches checkpointing on in ``train()``, so this runs a real step)."""
+    from jsontune.models import load_base_model, load_tokenizer
+
+    params = tiny_params(tiny_model, activation_checkpointing=True, epochs=1.0)
+    params.sft.batch_size = 4
+    params.sft.lora.dropout = 0.0
+    result = train_sft(load_base_model(params.model), load_tokenizer(params.model), chat_rows(schema), params.sft,
+                       params.model, tmp_path)
+    assert [math.isfinite(e["loss"]) for e in result["log"] if "loss" in e] == [True]
