@@ -72,8 +72,8 @@ def worker(variant: str, steps: int, rows_steps: int) -> dict[str, Any]:
     durations = timer.durations()
     timed = range(1, len(durations))
     seconds = sum(durations[i] for i in timed)
-    # Our loss runs the prompt prefix the rows share once per batch, unless LoRA dropout is on.
-    shares = variant in ("ours", "ours-bf16") and p.lora.dropout == 0
+    # Our loss runs the prompt prefix the rows share once per batch, unless dropout or checkpointing is on.
+    shares = variant in ("ours", "ours-bf16") and p.lora.dropout == 0 and not p.activation_checkpointing
     flops = [common.lora_train_flops(shape, batches[i]["seq_lens"], batches[i]["answer_tokens"],
                                      batches[i]["shared_prefix"] if shares else 0) for i in timed]
     tokens = sum(f["tokens"] for f in flops)

@@ -131,11 +131,10 @@ def lora_train_flops(shape: ModelShape, seq_lens: Sequence[int], answer_tokens: 
         backward = 2 * shape.linear_params * tokens + 4 * shape.lora_params * tokens + 2 * attn_fwd + head
         return forward, backward
 
-    tokens = sum(seq_lens)
-    forward, backward = cost(tokens, sum(n * (n + 1) // 2 for n in seq_lens))
-    p = shared_prefix if len(seq_lens) > 1 else 0
-    repeated = (len(seq_lens) - 1) * p
-    run = cost(tokens - repeated, sum(n * (n + 1) // 2 for n in seq_lens) - (len(seq_lens) - 1) * (p * (p + 1) // 2))
+    tokens, pairs = sum(seq_lens), sum(n * (n + 1) // 2 for n in seq_lens)
+    forward, backward = cost(tokens, pairs)
+    p, repeats = shared_prefix, len(seq_lens) - 1  # one row computes the prefix, the others reuse it
+    run = cost(tokens - repeats * p, pairs - repeats * (p * (p + 1) // 2))
     return {"forward": float(forward), "backward": float(backward), "total": float(forward + backward),
             "executed": float(sum(run)), "tokens": tokens, "answer_tokens": answers}
 
