@@ -34,6 +34,7 @@ def worker(variant: str, steps: int, rows_steps: int) -> dict[str, Any]:
         return {"gflops": round(common.matmul_peak_gflops(), 1)}
     from transformers import set_seed
 
+    from jsontune import training
     from jsontune.config import load_params
     from jsontune.models import load_base_model, load_tokenizer
     from jsontune.training import lora_config, sft_trainer
@@ -46,8 +47,6 @@ def worker(variant: str, steps: int, rows_steps: int) -> dict[str, Any]:
     model = load_base_model(params.model)
     out = tempfile.mkdtemp(prefix="bench-sft-")
     if variant == "ours-unshared":
-        from jsontune import training
-
         training.SHARED_PREFIX_MIN = 10**9  # every row computes the shared prompt prefix itself
     if variant in ("ours", "ours-bf16", "ours-unshared"):
         trainer = sft_trainer(model, tok, rows, replace(p, bf16=variant == "ours-bf16"), params.model, out)
@@ -64,6 +63,9 @@ def worker(variant: str, steps: int, rows_steps: int) -> dict[str, Any]:
                              processing_class=tok, peft_config=lora_config(p.lora))
     else:
         raise ValueError(f"unknown variant {variant}")
+    shared: list[int] = []  # the prefix each of our loss calls ran once (TRL's loss never calls this)
+    decide = training.prefix_to_share
+    training.prefix_to_share = lambda causal_lm, inputs: shared.append(decide(causal_lm, inputs)) or shared[-1]
     timer = common.step_timer()
     trainer.add_callback(timer)
     batches = common.record_batches(trainer)
@@ -72,10 +74,9 @@ def worker(variant: str, steps: int, rows_steps: int) -> dict[str, Any]:
     durations = timer.durations()
     timed = range(1, len(durations))
     seconds = sum(durations[i] for i in timed)
-    # Our loss runs the prompt prefix the rows share once per batch, unless dropout or checkpointing is on.
-    shares = variant in ("ours", "ours-bf16") and p.lora.dropout == 0 and not p.activation_checkpointing
-    flops = [common.lora_train_flops(shape, batches[i]["seq_lens"], batches[i]["answer_tokens"],
-                                     batches[i]["shared_prefix"] if shares else 0) for i in timed]
+    executed_prefix = [shared[i] if shared else 0 for i in timed]
+    flops = [common.lora_train_flops(shape, batches[i]["seq_lens"], batches[i]["answer_tokens"], executed_prefix[k])
+             for k, i in enumerate(timed)]
     tokens = sum(f["tokens"] for f in flops)
     answer = sum(f["answer_tokens"] for f in flops)
     padded = sum(batches[i]["padded"][0] * batches[i]["padded"][1] for i in timed)
@@ -87,7 +88,7 @@ def worker(variant: str, steps: int, rows_steps: int) -> dict[str, Any]:
             "padded_tokens": padded, "tokens_per_s": round(tokens / seconds, 1),
             "answer_tokens_per_s": round(answer / seconds, 2), "gflops": round(total / seconds / 1e9, 2),
             "executed_gflops": round(executed / seconds / 1e9, 2),
-            "shared_prefix": [batches[i]["shared_prefix"] if shares else 0 for i in timed],
+            "shared_prefix": executed_prefix,
             "model_flops_per_step": [f["total"] for f in flops], "shape": shape.__dict__,
             "config": {"bf16": a.bf16, "activation_checkpointing": a.gradient_checkpointing,
                        "batch_size": a.per_device_train_batch_size, "train_sampling_strategy":

@@ -177,18 +177,25 @@ def _dropout_active(model: Any) -> bool:
     return any(m.training and (attention or isinstance(m, torch.nn.Dropout) and m.p > 0) for m in model.modules())
 
 
+def prefix_to_share(causal_lm: Any, inputs: dict[str, Any]) -> int:
+    """Columns of this batch the loss runs once (:func:`shared_prompt_prefix`), or 0 where sharing would
+    change the result or cannot run: active dropout (e.g. ``sft.lora.dropout`` > 0; the rows would share
+    one dropout mask on the prefix), activation checkpointing (transformers returns no key/value cache
+    there) and padding-free batches (``position_ids``)."""
+    if (inputs.get("position_ids") is not None or _dropout_active(causal_lm)
+            or bool(getattr(causal_lm, "is_activation_checkpointing", False))):
+        return 0
+    return shared_prompt_prefix(inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"])
+
+
 def _hidden_states(causal_lm: Any, inputs: dict[str, Any]) -> tuple[Any, Any]:
     """Last hidden states and the labels they predict (shifted by one), the prompt prefix every row shares
-    computed once: its keys/values are repeated for the batch, so the loss and gradients are those of
-    the full batch (the prefix gets the sum of every row's gradient) for less work. Not with active
-    dropout (e.g. ``sft.lora.dropout`` > 0): the rows would share one dropout mask on the prefix; not
-    with activation checkpointing, under which transformers returns no key/value cache."""
+    computed once (:func:`prefix_to_share`): its keys/values are repeated for the batch, so the loss and
+    gradients are those of the full batch (the prefix gets the sum of every row's gradient) for less work."""
     import torch
 
     ids, mask, labels = inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"]
-    plain = (inputs.get("position_ids") is not None or _dropout_active(causal_lm)
-             or bool(getattr(causal_lm, "is_activation_checkpointing", False)))
-    shared = 0 if plain else shared_prompt_prefix(ids, mask, labels)
+    shared = prefix_to_share(causal_lm, inputs)
     if not shared:
         hidden = causal_lm.model(input_ids=ids, attention_mask=mask, position_ids=inputs.get("position_ids"),
                                  use_cache=False).last_hidden_state

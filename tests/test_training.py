@@ -238,10 +238,12 @@ def test_the_prompt_prefix_is_not_shared_under_dropout(tiny_model: Path, schema:
     trainer = sft_trainer(load_base_model(params.model), load_tokenizer(params.model), chat_rows(schema),
                           params.sft, params.model, tmp_path)
     causal = trainer.model.get_base_model()
+    batch = dict(next(iter(trainer.get_train_dataloader())))
+    trainer.model.eval()
+    assert training.prefix_to_share(causal, batch) > 0
     trainer.model.train()
     assert training._dropout_active(causal)
-    trainer.model.eval()
-    assert not training._dropout_active(causal)
+    assert training.prefix_to_share(causal, batch) == 0
 
 
 def test_activation_checkpointing_trains_without_prefix_sharing(tiny_model: Path, schema: dict, tmp_path: Path) -> None:
