@@ -13,7 +13,9 @@ training targets) through a fresh ``xgrammar.contrib.hf.LogitsProcessor`` per ``
 object is complete only end-of-turn is allowed, so a constrained answer stops as soon as it is done.
 A grammar cannot bound how long a string runs, so a budget guard closes an open string when the
 tokens left are only just enough for the rest of the object; without it a model that loops inside a
-string would hit ``max_new_tokens`` and return a truncated, invalid object.
+string would hit ``max_new_tokens`` and return a truncated, invalid object. The guard reserves no step
+for end-of-turn: an object completed by the last allowed token is a whole answer, exactly as free
+decoding would return it (reserving one cut 19-character order ids one digit short at 48 tokens).
 """
 
 from __future__ import annotations
@@ -133,19 +135,20 @@ class JsonGrammar:
 
     def must_close(self, matcher: Any, state: _StringState, remaining: int) -> int | None:
         """The token to force now, or None: a string is closed only when one more free token would leave
-        too few steps for the closing tokens plus end-of-turn (an exact count, so answers that fit the
-        budget are never cut short)."""
+        too few steps for the closing tokens (an exact count, so answers that fit the budget are never cut
+        short)."""
         if not state.in_string:
             return None
         ids = self.closing_tokens(matcher)
-        if ids is None or remaining > len(ids) + 1:
+        if ids is None or remaining > len(ids):
             return None
         return ids[0]
 
     def accepts(self, ids: Sequence[int], finished: bool, max_new_tokens: int) -> bool:
         """True when constrained greedy decoding would pick exactly these tokens: every one is allowed
-        by the grammar and by the budget guard, and the answer ends with end-of-turn."""
-        if not finished:
+        by the grammar and by the budget guard, and the object is complete, ended by end-of-turn or by the
+        last token the budget allows."""
+        if not finished and len(ids) != max_new_tokens:
             return False
         m, state = self.matcher(), _StringState()
         for step, tid in enumerate(ids):

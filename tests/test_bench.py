@@ -133,3 +133,14 @@ def test_sft_bench_reports_the_fastest_of_the_interleaved_runs() -> None:
 
     best = best_run([{"tokens_per_s": 172.0, "steps": 6}, {"tokens_per_s": 230.0, "steps": 6}])
     assert best == {"tokens_per_s": 230.0, "steps": 6, "runs_tokens_per_s": [172.0, 230.0]}
+
+
+def test_unseen_ab_keeps_rows_no_revision_trained_on() -> None:
+    from bench.unseen_ab import unseen_rows
+
+    def row(group: str, text: str) -> dict:
+        return {"group": group, "text": text}
+
+    old = {"train": [row("A/0", "a")], "val": [row("B/0", "b")], "test": [row("C/0", "c"), row("D/0", "d")]}
+    new = {"train": [row("C/0", "c2")], "val": [], "test": [row("A/0", "a1"), row("B/0", "b"), row("E/0", "e")]}
+    assert [r["text"] for r in unseen_rows([old, new])] == ["d", "b", "e"]

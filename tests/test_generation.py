@@ -52,7 +52,9 @@ def _valid(texts: list[str], schema: dict) -> list[bool]:
 def test_constrained_answers_are_all_schema_valid_and_end_the_turn(runs: tuple, schema: dict) -> None:
     free, constrained = runs
     assert not any(_valid(free.texts, schema))
-    assert all(_valid(constrained.texts, schema)) and all(constrained.finished)
+    assert all(_valid(constrained.texts, schema))
+    # Every answer ends the turn, unless the guard closed its object with the last token the budget allows.
+    assert all(f or len(t) == 48 for t, f in zip(constrained.token_ids, constrained.finished, strict=True))
     assert constrained.generated_rows == len(MESSAGES) and constrained.tokens_per_second > 0
     # Training targets are json.dumps output: the grammar must impose exactly those separators.
     assert all(json.dumps(json.loads(t)) == t for t in constrained.texts)
@@ -112,14 +114,17 @@ def test_missing_xgrammar_is_an_error_not_a_fallback(tiny: tuple, monkeypatch: p
 
 
 def test_the_budget_guard_never_cuts_an_answer_that_fits(tiny: tuple, schema: dict) -> None:
-    """A long order id that, with its closing ``"}`` token and end-of-turn, fills the budget exactly is
-    what constrained greedy decoding would write too; one token less and the guard must step in."""
+    """A long order id whose closing ``"}`` token is the last one the budget allows (no room left for
+    end-of-turn) is what constrained greedy decoding writes too, as free decoding does; one token less and
+    the guard must step in."""
     _, tok = tiny
     grammar = json_grammar(tok, schema, len(tok))
-    answer = '{"intent": "PAYMENT_ISSUE", "urgency": "HIGH", "order_id": "131-4206799-1310573"}'
+    answer = '{"intent": "DELIVERY_ISSUE", "urgency": "MEDIUM", "order_id": "480-1363729-7346891"}'
     ids = tok(answer, add_special_tokens=False)["input_ids"]
     assert grammar.accepts(ids, True, len(ids) + 1)
-    assert not grammar.accepts(ids, True, len(ids))
+    assert grammar.accepts(ids, False, len(ids))
+    assert not grammar.accepts(ids, False, len(ids) - 1)
+    assert not grammar.accepts(ids[:-1], False, len(ids) - 1)  # cut inside the string: never reused
 
 
 def test_shared_prefix_length_leaves_every_prompt_a_token_of_its_own() -> None:

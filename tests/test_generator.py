@@ -106,7 +106,7 @@ def test_templates_cover_intents() -> None:
     all_ids = [tid for ids in table.values() for tid in ids]
     assert len(all_ids) == len(set(all_ids))
     for intent, ids in table.items():
-        assert len(ids) >= 12, intent
+        assert len(ids) >= 33, intent  # ~23 train templates per intent after the template-disjoint split
         assert all(tid.startswith(intent + "/") for tid in ids)
 
 

@@ -99,6 +99,24 @@ _TEMPLATES: dict[str, list[str]] = {
         "I got the order confirmation for {order} but never got a shipping email. Did it go out?",
         "so i ordered {product} for my brother and he keeps asking me when it comes, any idea when {order} "
         "will be delivered",
+        "Roughly what day should I expect {order} to turn up?",
+        "when does {order} get here",
+        "Has anyone actually packed {order} yet, or is it still waiting for stock to come in?",
+        "I'll be away from {date_future}, so I'd like to know whether {order} will reach me before then.",
+        "I don't normally chase these things, but {product} is meant to be a surprise for {person} and I'd like "
+        "to plan around it. Could you let me know roughly when {order} will be handed to the courier?",
+        "Which day is {order} scheduled to go out? The site just says 'preparing'.",
+        "What stage is {order} at right now?",
+        "Do you know if {order} is likely to come in the morning or the afternoon?",
+        "hi just wondering if {order} went out yet",
+        "Can you confirm that {order} has been passed to the courier? I'd like to know it's on the way.",
+        "Me again about {order}. Is there a rough date I should pencil in for delivery?",
+        "The confirmation for {order} mentioned a 3-5 day window. Which end of that is it looking like?",
+        "can u check where {order} is at pls",
+        "My {noun} from {order} - dispatched or not yet?",
+        "We ordered a few bits for the office and the team keeps asking me when they'll land. Any news on "
+        "{order}?",
+        "Just placed {order} - what's the usual turnaround before it leaves you?",
     ],
     "CANCEL_ORDER": [
         "Please cancel {order}. I ordered the wrong size.",
@@ -119,6 +137,28 @@ _TEMPLATES: dict[str, list[str]] = {
         "How do I cancel {order}? I can't find a button for it anywhere in my account.",
         "We no longer need {product} for the office. Kindly cancel {order} and send a confirmation.",
         "hey please kill {order}, ordered it by accident after a glass of wine",
+        "Please don't process {order}, I'd like to call the whole thing off.",
+        "Hi, I need to withdraw {order}. My circumstances have changed and I can't afford it right now.",
+        "scrap {order} pls, not needed anymore",
+        "Ordered {product} {date} by mistake while comparing models - can you void {order} before it leaves the "
+        "warehouse?",
+        "The party we bought this for has been called off, so {order} isn't needed. Please cancel it before it "
+        "goes out.",
+        "I'd like to back out of {order}. Is that still doable while it says 'processing'?",
+        "Long story: I bought {product} as a gift, but it turns out {person} already got one from someone else. "
+        "As nothing has shipped yet, could you cancel {order} and let me know once it's done?",
+        "Please cancel every item on {order}, all {qty} of them.",
+        "My workplace just handed out {product} to everyone for free, so {order} is no longer necessary. Can it "
+        "be cancelled before dispatch?",
+        "I've had second thoughts about {order}, please cancel it while you still can.",
+        "Can you halt {order}? I'm no longer moving into the new flat so I don't need it.",
+        "ok so I want out of {order}, can u cancel",
+        "Our company has frozen all spending for the quarter. I've been asked to cancel {order}, which we placed "
+        "{date}. Please confirm it won't be dispatched.",
+        "Is {order} cancellable? I'd rather not receive it at all.",
+        "My partner and I both ordered {product} without telling each other. Please cancel {order} - one is "
+        "plenty.",
+        "I'd like to revoke {order}. Please make sure the courier doesn't pick it up.",
     ],
     "CHANGE_ORDER": [
         "Can I change the shipping address on {order}? I'm moving to {address}.",
@@ -138,6 +178,24 @@ _TEMPLATES: dict[str, list[str]] = {
         "Please send {order} to my office instead of my home: {address}.",
         "Could you gift-wrap {order} and add a card that says Happy Birthday Nana?",
         "Hi, I'd like to upgrade {product} in {order} to the bigger model. Is that still possible?",
+        "I'll be staying at {address} for a while, so please redirect {order} there before it ships.",
+        "I picked {color} for the {noun} on {order} but really wanted {color2}. Can you swap that before it's "
+        "packed?",
+        "Can you bump the quantity of {product} on {order} up to {qty}?",
+        "I made a typo in the postcode on {order}, please correct it to {zip} before it goes out.",
+        "Please hold {order} until {date_future} - nobody will be around to receive it before that.",
+        "Can you change the delivery on {order} to click and collect at {store}?",
+        "{order} is going straight to my aunt, so please leave the prices off and pop a gift note in.",
+        "Could {order} go out by standard post instead of express? I'd rather not pay extra.",
+        "Mind adding {product} to {order} so it all comes in one parcel?",
+        "The name on {order} is misspelt - please correct it to {name}.",
+        "Bit of a muddle on my end: I ordered {product} for our new flat, but we've now been told the move is "
+        "delayed. Would it be possible to keep {order} open and send it to {address} instead?",
+        "swap the {variant} for the {variant2} on {order}, if it hasn't gone out yet",
+        "Please add delivery instructions to {order}: leave it with the neighbour in {apt} if no one answers.",
+        "Could you split {order} so {product} ships now and the rest follows when it's in stock?",
+        "Hi, our office is closed on {weekday}, so could {order} be delivered on a different day?",
+        "Could you add the extended warranty to {order}? I forgot to tick the box at checkout.",
     ],
     "REFUND": [
         "I returned {product} {date} and still haven't received my refund. Where is it?",
@@ -159,6 +217,27 @@ _TEMPLATES: dict[str, list[str]] = {
         "I was offered store credit but I'd prefer a refund to {pay} for {order}.",
         "{product} came a week late so I'd like the {price} shipping fee refunded.",
         _ANGRY + "Still no refund for {order}. I sent it back over {days} ago and tracking shows you got it.",
+        "Please put the {price} back on {pay}, {product} went back to you {date}.",
+        "Your email said the refund for {order} was approved {date}, yet my bank statement shows nothing. Could "
+        "you check what happened to it?",
+        "can i be reimbursed for {order}, it broke the first time i used it",
+        "The warehouse confirmed they received my return for {order}, so when will the credit reach my card?",
+        "I paid for gift wrapping on {order} and it arrived without any. Can you refund that part?",
+        "Only got back {price} of the {price2} I was owed for {order}. Where's the rest?",
+        "I sent {product} back {date} using the label you provided, and it was signed for at your end. It's now "
+        "been {days} and the balance still hasn't reappeared on {pay}. Can someone look into when I'll be paid "
+        "back?",
+        _INFO + "Do refunds go back to the original card or do you issue store credit?",
+        _INFO + "Is the original delivery charge refunded too, or only the item price?",
+        "Since you cancelled {order} yourselves because it was out of stock, when do I get my money?",
+        "still waiting on my money for {order}",
+        "I'm owed {price} from {order} after the partial cancellation. Please send it back to {pay}.",
+        "Hello, your agent on the phone told me I'd get {price} back as a goodwill gesture for {order}. It hasn't "
+        "arrived - could you check?",
+        "You kept {price} as a restocking fee on {order} but the website says returns are free. I want that "
+        "refunded.",
+        "Could I get the money back for the {noun} that was missing from {order}? I don't need a replacement.",
+        "I'd like my {price} back for {order} - the item is not as described.",
     ],
     "RETURN": [
         "How do I return {apparel}? It doesn't fit.",
@@ -178,6 +257,26 @@ _TEMPLATES: dict[str, list[str]] = {
         "I already posted {product} back to you. Please confirm you received the return for {order}.",
         "I want to return everything in {order} except {product}. How do I do that?",
         "Bought {product} as a present but they already have one. Can it go back without a receipt?",
+        "Where should I post {product} back to? It's from {order} and I've changed my mind.",
+        "The {noun} I got in {order} is lovely but the shade really doesn't suit me. Could I trade it for the "
+        "{color} one?",
+        "Do you do exchanges in store? I'd like to bring {apparel} from {order} to {store} and get a different size.",
+        _INFO + "Are sale items final, or can they still be sent back?",
+        _INFO + "Can things bought online be returned to one of your shops?",
+        "My mum ordered {product} for me and, bless her, it's not really my style. The tags are still on. What "
+        "do I need to do to get it back to you, and can I choose something else instead?",
+        "{gadget} from {order} started cutting out after a few uses. How do I send it in for a swap?",
+        "It's been {days} since {order} arrived - am I still inside the window to send {product} back?",
+        "You sent me {product} instead of what I ordered in {order}. Please arrange for it to be collected and "
+        "the right one sent.",
+        _INFO + "how do returns work with you guys",
+        "Do I need an RMA number before I ship {gadget} from {order} back to you?",
+        "Could you email me a QR code for returning {order} at the post office? I don't have a printer.",
+        "The {noun} in {order} is much smaller than I pictured. I'd like to send it back.",
+        "exchange {apparel} in {order} for the {color2} one pls",
+        "My partner doesn't like {product} from {order}. Can we send it back unopened?",
+        "{flatpack} turned out to be too big for the room. How do I arrange for it to go back? It's still in the "
+        "box.",
     ],
     "DELIVERY_ISSUE": [
         "The tracking for {order} says delivered but there's nothing at my door.",
@@ -199,6 +298,25 @@ _TEMPLATES: dict[str, list[str]] = {
         "The label on {order} has an old address even though my account has the right one, so it's now "
         "sitting at a depot in {city}.",
         "Your driver threw my parcel over the fence and {fragile} broke.",
+        "The outer box of {order} looked fine but {fragile} inside was in pieces.",
+        "Two of the {qty_big} items in {order} never turned up, even though the packing slip lists them all.",
+        "The delivery date you gave for {order} came and went {date}, and still nothing has turned up.",
+        "my parcel got delivered to {address} which isn't my address at all",
+        "The courier handed {order} to someone at the wrong flat - it went to {apt} and I'm in {apt2}.",
+        "Tracking for {order} shows it was delivered to a town I've never heard of, hundreds of miles from me.",
+        "The driver made me sign for {order} and then drove off with it still in the van.",
+        "{order} arrived with the seal broken and {product} had clearly been opened and used.",
+        "parcel never came. {carrier} says it's with me, it isn't.",
+        "The box for {order} had {gadget} in it but no power cable or manual.",
+        "I moved my whole week around to be in for this delivery. The app said {order} would come between 8 and "
+        "12, then at 12:05 it flipped to 'delayed' with no new date. That's the second day in a row, and I still "
+        "have nothing.",
+        "The tracking says {order} is being held at customs in {country} and nobody will tell me why.",
+        "{carrier} left a card to collect {order} from a depot an hour's drive away, though I'd chosen home "
+        "delivery.",
+        "The courier dumped {order} in the communal hallway and now it's disappeared.",
+        "{order} has been 'out for delivery' for {days} without ever reaching me.",
+        "The {noun} in {order} is the right item but it came in the wrong colour, {color2} instead of {color}.",
     ],
     "PAYMENT_ISSUE": [
         "I was charged twice for {order}.",
@@ -218,6 +336,24 @@ _TEMPLATES: dict[str, list[str]] = {
         "Shipping was charged on {order} even though it was over the free shipping threshold.",
         "My card was charged but I never got an order confirmation. What happened to my payment?",
         "You charged my old card instead of {pay}, which is the one I selected.",
+        "Checkout tells me my billing address doesn't match, but it's exactly what my bank has on file.",
+        "Can I get a proper invoice for {order}? Our accounts team needs one with the VAT broken out.",
+        "Klarna says I owe {price} for {order}, but I paid with my debit card at checkout.",
+        "promo code {code} won't work on {order}, it says expired but your email says it's valid till {date_future}",
+        "My bank blocked the transaction because it flagged your payment page as insecure.",
+        "Why has a {price} subscription fee appeared on my statement? I never signed up for a membership.",
+        "can't pay with {pay}, it keeps bouncing me back to the basket",
+        "I run a small café and buy our supplies through your trade account. This month's statement lists "
+        "{order} at {price}, but the quote we agreed was {price2}, and my accountant won't sign it off until the "
+        "figures match. Could you correct the amount?",
+        "My payment for {order} is stuck on 'pending' and the order won't progress.",
+        "Your direct debit came out a week early this month. My customer number is {custno}.",
+        "Invoice {invoice} for {order} shows a late payment fee, but I paid on time.",
+        "Tried to use a gift voucher on {order} and it just says 'invalid', even though it's never been used.",
+        "The 3D Secure code never arrives, so I can't finish paying.",
+        "Why does my bank show a foreign transaction fee on {order}? Your site said prices were in my currency.",
+        "The employee discount isn't showing at checkout even though I'm logged in with my staff email.",
+        "I got a payment reminder for {order} but it was paid in full {date}.",
     ],
     "ACCOUNT": [
         "I can't log in to my account, the password reset email never arrives.",
@@ -238,6 +374,24 @@ _TEMPLATES: dict[str, list[str]] = {
         "I'd like to stop the newsletter but keep my account open.",
         "There's an address in my account that isn't mine and orders I never placed. Has my account been "
         "hacked?",
+        "How do I reset my password? The link in the email says it has expired.",
+        "I'd like a copy of all the personal data you store about me.",
+        "I recently got married, could you update the surname on my profile?",
+        "can't sign in on the app, works fine on the website though",
+        "Please stop sending me text messages about offers, I only want emails.",
+        "All my saved addresses have disappeared from my profile.",
+        "I got a login alert from a device I don't recognise. Can you check who's been in my account?",
+        "The site won't accept my new password, it keeps saying it doesn't meet the requirements even though it "
+        "does.",
+        "How can I deactivate my account for a few months without losing my points?",
+        "My flatmate and I share a laptop and our accounts seem to have got mixed up - his email now shows on my "
+        "profile. Could you help untangle them so each login opens the right account?",
+        "Update my date of birth on my account please, it's set wrong so I never get the birthday offer.",
+        "Can't get into my account since I changed phones, the authenticator code doesn't work anymore.",
+        "Please switch my marketing emails to once a month rather than every day.",
+        "My order history page is completely empty even though I've bought plenty from you.",
+        "Remove {email} from your mailing list.",
+        "Sign-in with Google just loops back to the login screen.",
     ],
     "PRODUCT_INFO": [
         _INFO + "Is {apparel} available in {size}?",
@@ -258,6 +412,25 @@ _TEMPLATES: dict[str, list[str]] = {
         _INFO + "Do you ship {product} to {country}, and roughly how long does it take?",
         _INFO + "Is {product} the same one I got in {order}? I'd like another.",
         _INFO + "Do you offer a discount if I buy several of {product} for my team?",
+        _INFO + "Is the ceramic mug set dishwasher and microwave safe?",
+        _INFO + "Is a charger included with {gadget}, or do I need to buy one separately?",
+        _INFO + "Can I pick up {product} from {store} if I order online?",
+        _INFO + "Any chance {product} will go on sale soon?",
+        _INFO + "What's the power draw of {gadget}? Our caravan runs on a small inverter.",
+        _INFO + "Do you do next-day delivery to {city}?",
+        _INFO + "Which country do you source {product} from?",
+        _INFO + "can i buy {product} separately or only as part of a set",
+        _INFO + "I'm kitting out a small flat for my daughter starting university and trying to keep things "
+        "compact. Would {flatpack} fit through a standard doorway before assembly, and roughly how long does it "
+        "take one person to put together?",
+        _INFO + "Is a newer version of {gadget} coming out this year? I don't want to buy right before an update.",
+        _INFO + "Do you price match if another shop has {product} cheaper?",
+        _INFO + "what sizes do you have {apparel} in",
+        _INFO + "What's the lead time on {product} if I order in bulk, say {qty_big} units?",
+        _INFO + "Are you still selling {product}, or has that line been discontinued?",
+        _INFO + "Can you gift-wrap {product} if I tick the option, and is there a charge for it?",
+        _INFO + "Could you tell me the exact shade of {color} on {apparel}? The photos look different on my phone "
+        "and laptop.",
     ],
     "COMPLAINT": [
         _ANGRY + "Your customer service is terrible. I've emailed three times and nobody replies.",
@@ -279,6 +452,25 @@ _TEMPLATES: dict[str, list[str]] = {
         _ANGRY + "I've been a loyal customer since {year} and this is how you treat me? Really "
         "disappointing.",
         "{product} smells awful, like chemicals. Not what I expected at that price.",
+        "I find it ridiculous that I have to create an account just to ask you a question.",
+        "The woman I spoke to on the phone was condescending and kept talking over me.",
+        "{product} fell apart after {days} of normal use. For the price, that's pathetic.",
+        "you lot used to be good, what happened",
+        "Every time I visit your site I get bombarded with pop-ups. It's exhausting.",
+        "The sizing on your clothes is all over the place - I'm {size} in one item and two sizes bigger in "
+        "another.",
+        "I've had three different answers from three different agents about the same question.",
+        "I've recommended you to friends for years, so it pains me to write this. The last few times I contacted "
+        "support, the replies were copy-pasted and didn't address what I asked. It feels like nobody actually "
+        "reads the messages anymore.",
+        _ANGRY + "Shocking service around {order} from start to finish, and not one apology.",
+        "The photos on your site are heavily edited; in real life {product} looked dull and cheap.",
+        "The changes to the loyalty scheme make it almost impossible to earn anything now.",
+        "I get a feedback survey after every single purchase, sometimes three for one order. It's excessive.",
+        "Prices in the app are higher than on the website for the exact same thing. That's not on.",
+        "The manager at {store} refused to help and told me to 'just go online'.",
+        _ANGRY + "Seriously, does anyone there actually care? I've given up expecting a decent answer.",
+        "The new app update removed the wishlist and search is much worse now.",
     ],
     "OTHER": [
         _INFO + "What are your opening hours on {weekday}?",
@@ -300,6 +492,24 @@ _TEMPLATES: dict[str, list[str]] = {
         _INFO + "I'm a student doing a project on online shopping. Could I ask you a few survey questions?",
         _INFO + "A small suggestion: please add a dark mode to the app.",
         _INFO + "Just wanted to say thanks, {order} arrived beautifully wrapped and my wife loved it.",
+        _INFO + "Is your {city} store open late on {weekday}?",
+        _INFO + "Is there parking near {store}?",
+        _INFO + "I'm an influencer with 40k followers and would love to collaborate on a sponsored post.",
+        _INFO + "Hi Gareth, sending over the minutes from Thursday's meeting as promised.",
+        _INFO + "Your parcel is waiting. Pay the {price} customs fee at this link to release it.",
+        _INFO + "Could you pass my thanks to whoever packed {order}? The handwritten note was a lovely touch.",
+        _INFO + "Just a thought: a loyalty card for the physical shops would be nice.",
+        _INFO + "We're a local football club looking for sponsors for next season. Would your shop consider it?",
+        _INFO + "My grandma says hello, she loves shopping at {store}!",
+        _INFO + "Does your company offer work experience placements for school pupils?",
+        _INFO + "We noticed your website isn't ranking on page one. Our SEO team can fix that for a small monthly "
+        "fee.",
+        _INFO + "I bought my first jacket from you back in {year} and it's still going strong after countless "
+        "hikes. I just wanted someone there to know how well it has held up.",
+        _INFO + "What's your head office postal address? I need it for some paperwork.",
+        _INFO + "sorry, wrong inbox",
+        _INFO + "Suggestion: it'd be great if you offered refill packs to cut down on waste.",
+        _INFO + "Is the {city} branch wheelchair accessible?",
     ],
 }
 

@@ -1,0 +1,72 @@
+"""Score the SFT adapter of another git revision and the current one on rows neither has seen.
+
+    python bench/unseen_ab.py --rev 8fa5939          # needs that revision's outputs in the DVC cache/remote
+
+A data change (e.g. more phrasing templates) also changes the test split, so test metrics of two
+revisions are not comparable. This script takes the val and test rows of both revisions whose template
+(``group``) is in neither revision's train split, and scores both adapters on exactly those rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SPLITS = ("train", "val", "test")
+
+
+def fetch(rev: str, path: str, out: Path) -> Path:
+    """``dvc get`` one output of ``rev`` from this repo (its cache or remote)."""
+    subprocess.run(["dvc", "get", str(REPO), path, "--rev", rev, "-o", str(out)], check=True, cwd=REPO)
+    return out
+
+
+def unseen_rows(splits: list[dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """Val/test rows of every revision whose group no revision trained on, each text once."""
+    trained = {r["group"] for s in splits for r in s["train"]}
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for s in splits:
+        for r in s["test"] + s["val"]:
+            if r["group"] not in trained and r["text"] not in seen:
+                seen.add(r["text"])
+                rows.append(r)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rev", required=True, help="the other git revision (its dvc.lock outputs must be fetchable)")
+    args = ap.parse_args()
+    from jsontune.config import load_params
+    from jsontune.data import read_jsonl
+    from jsontune.evaluation import evaluate_rows
+    from jsontune.models import load_for_inference, load_tokenizer
+    from jsontune.tasks import load_task
+
+    tmp = Path(tempfile.mkdtemp(prefix="unseen-ab-"))
+    other = {s: read_jsonl(fetch(args.rev, f"data/{s}.jsonl", tmp / f"{s}.jsonl")) for s in SPLITS}
+    current = {s: read_jsonl(REPO / f"data/{s}.jsonl") for s in SPLITS}
+    adapters = {args.rev: fetch(args.rev, "runs/sft/adapter", tmp / "adapter"), "current": REPO / "runs/sft/adapter"}
+    rows = unseen_rows([other, current])
+    params = load_params(REPO / "params.yaml")
+    tok, schema = load_tokenizer(params.model), load_task(params.task.name).schema
+    result: dict[str, Any] = {"rows": len(rows), "templates": len({r["group"] for r in rows}), "scores": {}}
+    for name, path in adapters.items():
+        model = load_for_inference(params.model, path)
+        _, m = evaluate_rows(model, tok, rows, schema, params.generation, desc=f"{name} adapter")
+        result["scores"][name] = {k: m[k] for k in ("exact_match", "schema_validity", "per_field")}
+        del model
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
