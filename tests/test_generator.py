@@ -60,6 +60,9 @@ def test_intents_balanced_and_urgencies_present(sample: list[g.Example]) -> None
     intents = Counter(ex.output["intent"] for ex in sample)
     assert set(intents) == set(g.INTENTS)
     assert min(intents.values()) >= 0.05 * N, intents
+    # Intents are dealt in rounds, so even a small split holds each one equally often (within one).
+    small = Counter(ex.output["intent"] for ex in g.generate(3 * len(g.INTENTS) + 2, seed=5))
+    assert sorted(small.values()) == [3] * (len(g.INTENTS) - 2) + [4, 4], small
     urgencies = Counter(ex.output["urgency"] for ex in sample)
     assert set(urgencies) == {"LOW", "MEDIUM", "HIGH"}
     assert min(urgencies.values()) >= 0.15 * N, urgencies
@@ -106,7 +109,8 @@ def test_templates_cover_intents() -> None:
     all_ids = [tid for ids in table.values() for tid in ids]
     assert len(all_ids) == len(set(all_ids))
     for intent, ids in table.items():
-        assert len(ids) >= 33, intent  # ~23 train templates per intent after the template-disjoint split
+        # 49-50 per intent: 34-35 train templates each after the template-disjoint split (val 0.1, test 0.2)
+        assert len(ids) >= 49, intent
         assert all(tid.startswith(intent + "/") for tid in ids)
 
 

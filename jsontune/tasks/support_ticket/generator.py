@@ -117,6 +117,28 @@ _TEMPLATES: dict[str, list[str]] = {
         "We ordered a few bits for the office and the team keeps asking me when they'll land. Any news on "
         "{order}?",
         "Just placed {order} - what's the usual turnaround before it leaves you?",
+        "Good day. I make {order} {date} and until now I have no information about the sending. Please inform me on "
+        "which date it will arrive.",
+        "tracking 4 {order} just says label created?? has it actually gone or nah",
+        "Further to {order}, placed {date}, please advise the anticipated delivery date so that we can schedule "
+        "receipt at our goods-in bay.",
+        "I was hoping someone there could tell me how far along {order} is.",
+        "I can't tell from the website whether {order} has been posted yet or not.",
+        "We're doing up the spare room and I've booked a day off to put {flatpack} together when it comes. Is there an "
+        "expected delivery day for {order} yet?",
+        "wanna know when my stuff from {order} is coming, that's all",
+        "Would you mind resending the tracking link for {order}? I deleted the shipping email by accident.",
+        "I bought {product} on pre-order. Has a dispatch date been set for {order} yet?",
+        "The email for {order} said it would come in two parcels. The first one is here - is the second on its way "
+        "yet?",
+        "My daughter has been checking the door every morning since we ordered {product} for her room, convinced the "
+        "parcel is coming any minute. I'd love to give her a real answer - when is {order} expected?",
+        "how much longer for {order}?",
+        "Please I want to know the situation of {order}, I buy it {date} and still no news.",
+        "Is there any chance {order} arrives before the weekend, or is it more likely to be next week?",
+        "{person} ordered something from you for me and told me to ask you when it's arriving. I'm the recipient, not "
+        "the buyer.",
+        "Is {order} being shipped from abroad? I'm trying to work out how long I'll be waiting.",
     ],
     "CANCEL_ORDER": [
         "Please cancel {order}. I ordered the wrong size.",
@@ -159,6 +181,30 @@ _TEMPLATES: dict[str, list[str]] = {
         "My partner and I both ordered {product} without telling each other. Please cancel {order} - one is "
         "plenty.",
         "I'd like to revoke {order}. Please make sure the courier doesn't pick it up.",
+        "Hello, please I want to cancel {order}. My husband already buy the same thing in the shop, so we don't need "
+        "it.",
+        "nvm about {order}, dont want it anymore, can u cancel b4 it ships",
+        "Please treat this message as formal notice that I wish to cancel {order} in its entirety. Kindly confirm in "
+        "writing that no goods will be dispatched.",
+        "I was wondering if {order} could still be cancelled - I've just realised I already have {product} at home.",
+        "On reflection I'd rather {order} didn't go ahead. Please consider it cancelled.",
+        "We've had a burst pipe and the whole ground floor is being stripped out, so there's nowhere to put {flatpack} "
+        "for months. Can {order} be cancelled before it leaves?",
+        "Can you pull {order} before it goes out? Plans have changed and I won't be needing it.",
+        "I checked out as a guest, so {order} doesn't show in any account and I can't cancel it myself. Could you do "
+        "it for me?",
+        "The delivery charge on {order} turned out to be more than I'd realised, so I'd like to cancel rather than go "
+        "ahead with it.",
+        "Sorry for my english. I order {gadget} {date} but now I find it can not be used in my country. Please cancel "
+        "{order}, I think it is not sent yet.",
+        "{order} - cancel, thanks",
+        "I had a bit of a spending spree last weekend and, looking at my bank balance now, I need to rein it in. Could "
+        "you cancel {order}? It's the one I can most easily live without.",
+        "I'm writing on behalf of my elderly father, who placed {order} by mistake while he was only trying to look at "
+        "prices. Could you cancel it for him?",
+        "If {order} hasn't gone yet, please don't send it - I want to cancel.",
+        "Turns out my student halls don't allow the kind of thing I ordered, so please cancel {order} before it ships.",
+        "ugh I need to undo {order}, can someone cancel it for me",
     ],
     "CHANGE_ORDER": [
         "Can I change the shipping address on {order}? I'm moving to {address}.",
@@ -196,6 +242,28 @@ _TEMPLATES: dict[str, list[str]] = {
         "Could you split {order} so {product} ships now and the rest follows when it's in stock?",
         "Hi, our office is closed on {weekday}, so could {order} be delivered on a different day?",
         "Could you add the extended warranty to {order}? I forgot to tick the box at checkout.",
+        "Hello, in {order} I choose {size} but I need one size bigger. Is possible to change before you send?",
+        "can u change the engraving on {order}? should say {name} not {name2}",
+        "I should be grateful if you would amend {order} to a revised quantity of {qty_big} units, in line with our "
+        "updated requirements.",
+        "I was hoping I could still add a gift receipt to {order} before it's packed.",
+        "I'd rather {order} came in the evening than during the day, if that can still be arranged.",
+        "We ordered the nursery things before the last scan, and the colour scheme we'd picked won't work now. Could "
+        "you switch everything on {order} from {color} to {color2}?",
+        "Is it too late to tweak the delivery note on {order}? The gate code has changed since I placed it.",
+        "Before {order} is packed, could you take out {product} and put {product2} in its place?",
+        "Sorry, I write the wrong street when I make {order}. The correct one is {address}, please change it before "
+        "sending.",
+        "{order}: can the size be {size} instead of {size2}? not sent yet i hope",
+        "So I placed {order} in a rush on my lunch break and only later noticed it's set to go to my old flat - the "
+        "app still had it saved. I've since moved to {address}. Would you be able to update it before it goes out?",
+        "The gift message on {order} has a typo. Could it read 'Happy anniversary, love {name}' instead?",
+        "Could {order} be brought forward? We've moved our trip and now leave around {date_future}, so I'd like it "
+        "before then.",
+        "Please take the gift wrapping off {order} - turns out it's for me after all.",
+        "Could you send {order} to a parcel locker rather than to my door? Nobody's home in the day.",
+        "Kindly note the following amendment to {order}: the contact name for delivery should read {name} {initial}., "
+        "telephone {phone}.",
     ],
     "REFUND": [
         "I returned {product} {date} and still haven't received my refund. Where is it?",
@@ -238,6 +306,30 @@ _TEMPLATES: dict[str, list[str]] = {
         "refunded.",
         "Could I get the money back for the {noun} that was missing from {order}? I don't need a replacement.",
         "I'd like my {price} back for {order} - the item is not as described.",
+        "My card from before is closed now, so the refund for {order}, can you send it to {pay} please?",
+        "cud i get my money back on {order}? not impressed with what came tbh",
+        "I hereby request reimbursement of {price} in respect of {order}, in accordance with your published terms for "
+        "goods not supplied.",
+        "I was hoping someone could credit back the {price} I paid for the assembly service on {order} - nobody ever "
+        "came to put it together.",
+        "I paid {price} online for {product}, then saw the same thing for less at {store}. Can I have the difference "
+        "back for {order}?",
+        "I'm happy to keep {fragile} despite the chip on the side, but a bit of money back would seem fair.",
+        "I returned a present someone bought me. Can the refund come to me rather than the person who paid for it?",
+        "I cancelled the yearly delivery pass after a week and never used it. I'd like the fee back, please.",
+        "I had to pay {price} in import duty when {order} arrived, even though checkout said duties were included. "
+        "Please reimburse it.",
+        _INFO + "Do refunds come back in the currency I paid in, or at whatever exchange rate applies on the day?",
+        _INFO + "If something gets cheaper a week after I buy it, do you give back the difference?",
+        "Bit of a saga, this one. Part of {order} was the wrong {noun}, so I sent it back as instructed, the correct "
+        "one arrived, and somewhere along the way the {price} I was told I'd get back never turned up. Could someone "
+        "sort out the money?",
+        "I cancelled {order} in time but it was delivered anyway, so I refused it at the door. Please make sure I'm "
+        "paid back.",
+        "I booked a place on the in-store workshop at {store}, but it was called off. How do I get the booking fee "
+        "back?",
+        "My bank says they need a refund reference from you before they can trace the money for {order}.",
+        "I sent back {qty} items from {order} but only one of them has been refunded so far.",
     ],
     "RETURN": [
         "How do I return {apparel}? It doesn't fit.",
@@ -277,6 +369,28 @@ _TEMPLATES: dict[str, list[str]] = {
         "My partner doesn't like {product} from {order}. Can we send it back unopened?",
         "{flatpack} turned out to be too big for the room. How do I arrange for it to go back? It's still in the "
         "box.",
+        "Hello, the {noun} is not good for me, I want to give it back. How I can do this?",
+        "ok so {apparel} dont fit, wanna swap 4 a diff size",
+        "I wish to return {qty_big} units from {order}, which proved surplus to requirements. Please issue the "
+        "necessary returns authorisation.",
+        "I was hoping to exchange {gadget} for the {variant} version, if that's something you do.",
+        "I've decided against keeping {product} from {order}. What's the next step to send things back?",
+        "I bought a suit for my cousin's wedding, but the dress code has since changed to black tie. It's unworn with "
+        "the tags on - how do I go about getting it back to you?",
+        "I've only used the yoga mat once and it's not for me. Will you still take it back?",
+        "I'd like to return {flatpack}. Can your courier collect it from my house? It's far too heavy to take to the "
+        "post office.",
+        "The air fryer is too small for our family. Could I swap it for the larger one and pay the difference?",
+        "I receive {product} but it is not like I think. I would like to return, please send me the paper for the "
+        "post.",
+        "I ordered {apparel} in {qty} sizes to see which fits, as I'm between sizes. One of them fits perfectly, so "
+        "I'd like to send the others back - can they all go in one parcel with one label?",
+        "{order} - returning the lot, what's the address?",
+        _INFO + "Are returns free for international customers, say in {country}?",
+        _INFO + "If someone bought me a present, can I exchange it without them finding out?",
+        "{gadget} from {order} developed a fault within the first year. Does a return like this go to you or to the "
+        "manufacturer?",
+        "Can I send back just the chairs from the dining set, or does the whole set have to go back?",
     ],
     "DELIVERY_ISSUE": [
         "The tracking for {order} says delivered but there's nothing at my door.",
@@ -317,6 +431,27 @@ _TEMPLATES: dict[str, list[str]] = {
         "The courier dumped {order} in the communal hallway and now it's disappeared.",
         "{order} has been 'out for delivery' for {days} without ever reaching me.",
         "The {noun} in {order} is the right item but it came in the wrong colour, {color2} instead of {color}.",
+        "I am waiting my parcel since {days}. Tracking show it reach {city} and after that nothing move, I think it is "
+        "lost.",
+        "ur driver left {order} in my wheelie bin, only found it 2 days later and its soaked",
+        "I wish to report that the consignment for {order} was received with the pallet visibly damaged and several "
+        "cartons crushed. Please note this against the delivery.",
+        "The delivery photo for {order} shows a front door that isn't mine.",
+        "The candles in {order} arrived melted and bent out of shape - the van must have been roasting.",
+        "The box for {order} arrived completely empty apart from the packing paper.",
+        "{carrier} says my address doesn't exist, but I've lived here for years and get post every day.",
+        "{order} came with {apparel} in {size}, but the packing slip and my confirmation both say {size2}.",
+        "{flatpack} came without the bag of fittings, so there's no way to put it together.",
+        "Long story short: I took the afternoon off for {order}, watched the van pull up across the road, saw the "
+        "driver scan something and leave, and then got a 'sorry we missed you' text. Nothing was left here.",
+        "half my stuff from {order} is missing, only the {noun} turned up",
+        "The package is arrive but {fragile} inside is broken in many pieces.",
+        "I paid extra for signed-for delivery on {order}, yet it was just left outside without anyone signing.",
+        "{order} was meant to go to the locker at my station, but it's been diverted to a shop on the other side of "
+        "{city}.",
+        "One corner of the box for {flatpack} is smashed in and the panel inside is split, as if it was dropped from a "
+        "height.",
+        "I paid for next-day delivery on {order} and it's now {days} later with nothing.",
     ],
     "PAYMENT_ISSUE": [
         "I was charged twice for {order}.",
@@ -354,6 +489,29 @@ _TEMPLATES: dict[str, list[str]] = {
         "Why does my bank show a foreign transaction fee on {order}? Your site said prices were in my currency.",
         "The employee discount isn't showing at checkout even though I'm logged in with my staff email.",
         "I got a payment reminder for {order} but it was paid in full {date}.",
+        "I want to pay part with my gift card and the rest with {pay}, but the site only let me use one. How I can do "
+        "it?",
+        "google pay just shows a blank screen on ur checkout, cant finish paying",
+        "I buy for a registered charity, so {order} should not have been charged VAT. Please issue a corrected invoice "
+        "showing the zero-rated amount.",
+        "I was hoping someone could explain the extra {price} that appeared on my statement a few days after {order}.",
+        "I paid for {order} by bank transfer {date}, using the reference you gave me, and it still says awaiting "
+        "payment.",
+        "The card saved on my account has expired and I can't see where to add the new one, so paying for {order} "
+        "keeps failing.",
+        "I took the {noun} out of my basket before paying, but it was still on {order} and I've been billed for it.",
+        "I chose to pay with my loyalty points on {order}, but the full {price} came off {pay} and the points are "
+        "still there.",
+        "Could you add our purchase order reference to the invoice for {order}? Finance won't release payment without "
+        "it.",
+        "Please, my card is now blocked because your site try many times to take the payment. Can you stop this?",
+        "I cancelled my membership {date} but the monthly fee has still come out.",
+        "invoice for {order}?",
+        "Checkout keeps adding a {price} 'service fee' that isn't mentioned anywhere on the site.",
+        "I was told I'd only be charged when {order} shipped, but the money came out the moment I placed it.",
+        "Our trade account says we've reached our credit limit, but every invoice on it has been settled.",
+        "My PayPal was debited for {order}, then credited, then debited again, and I can't work out how much I've "
+        "actually paid.",
     ],
     "ACCOUNT": [
         "I can't log in to my account, the password reset email never arrives.",
@@ -392,6 +550,26 @@ _TEMPLATES: dict[str, list[str]] = {
         "My order history page is completely empty even though I've bought plenty from you.",
         "Remove {email} from your mailing list.",
         "Sign-in with Google just loops back to the login screen.",
+        "Please, I want that you remove my telephone number from my profile. I don't like to receive calls.",
+        "how do i stop the app pinging me, its like 10 notifications a day",
+        "Under data protection law, I request that you correct the inaccurate personal details held on my profile, in "
+        "particular my home address.",
+        "I was hoping someone could change the name on my account - it's still under my old business name.",
+        "My account still has my late husband's name on it, and I'd like it changed over to mine.",
+        "I used to shop with you under my work email, but I've left that job and can't get into that inbox any more. "
+        "I'd like to move my account over to {email}.",
+        "Can my account be set up so my partner can sign in too, with their own password?",
+        "I set up an account for my {age}-year-old by mistake - could you close it?",
+        "Can I choose which kinds of offers you email me about? I only care about outdoor gear.",
+        "I've unticked personalised ads in my settings, but every time I go back the box is ticked again.",
+        "Please take me off your paper catalogue list, I'd rather not get post from you.",
+        "email on my acc is wrong, how do i fix",
+        "Your site says my email is already registered, but I've never made an account with you.",
+        "I've been trying to update the address in my account for the last hour. Every time I press save, the page "
+        "reloads and the old one comes back. I've tried two browsers and the app.",
+        "I spent enough last year to reach gold tier, but my profile still says silver.",
+        "Since I once ordered from your German site, all my account emails come in German. Can I switch them back to "
+        "English?",
     ],
     "PRODUCT_INFO": [
         _INFO + "Is {apparel} available in {size}?",
@@ -431,6 +609,25 @@ _TEMPLATES: dict[str, list[str]] = {
         _INFO + "Can you gift-wrap {product} if I tick the option, and is there a charge for it?",
         _INFO + "Could you tell me the exact shade of {color} on {apparel}? The photos look different on my phone "
         "and laptop.",
+        _INFO + "Sorry for my english. I look at {apparel} and I don't find if this model is for man or for woman.",
+        _INFO + "is the smart watch waterproof or just splashproof? wanna swim with it",
+        _INFO + "We are considering the linen duvet cover for our hotel's guest rooms and would appreciate a "
+        "specification sheet, including materials and care instructions.",
+        _INFO + "I was hoping someone could tell me whether {product} can be personalised with initials.",
+        _INFO + "I'm trying to find out how noisy the XR-500 blender is - the walls in my flat are paper thin.",
+        _INFO + "My dad is in his eighties and has arthritis in both hands, so fiddly buttons are hopeless for him. Is "
+        "{gadget} easy to use with a weak grip?",
+        _INFO + "Does {flatpack} arrive in one piece, or will I have to build it myself?",
+        _INFO + "Can {apparel} go in the tumble dryer?",
+        _INFO + "Is there any latex in the yoga mat? My son reacts to it.",
+        _INFO + "Do you offer evening delivery slots for big items like {flatpack}?",
+        _INFO + "Which plug is fitted on {gadget}, UK or European?",
+        _INFO + "{product} - in stock at {store}?",
+        _INFO + "I'm stuck for a present for {person}, who's into camping and already owns most of the basics. Would "
+        "the 2-person tent be a sensible choice, or is there something you'd recommend instead?",
+        _INFO + "Do you or the maker repair {gadget} if something fails after the warranty runs out?",
+        _INFO + "Is there a display model of {flatpack} at {store} I could look at before buying?",
+        _INFO + "Are the instructions for {gadget} available in Spanish? My mum doesn't read English.",
     ],
     "COMPLAINT": [
         _ANGRY + "Your customer service is terrible. I've emailed three times and nobody replies.",
@@ -471,6 +668,28 @@ _TEMPLATES: dict[str, list[str]] = {
         "The manager at {store} refused to help and told me to 'just go online'.",
         _ANGRY + "Seriously, does anyone there actually care? I've given up expecting a decent answer.",
         "The new app update removed the wishlist and search is much worse now.",
+        "I buy from your shop many years, but now the quality is very bad. After one washing the colour go away.",
+        "ur site is sooo slow, took me 20 mins to check out smh",
+        "I wish to register my dissatisfaction with the manner in which my previous enquiries have been handled. "
+        "Responses have been slow and, frankly, unhelpful.",
+        "I use a wheelchair and couldn't get into {store} because the ramp was blocked with boxes again.",
+        "It feels like loyal customers get punished - new customers are offered far better deals than I ever see.",
+        "I spent ages typing out my problem in your contact form, pressed send, and it wiped everything with an error. "
+        "Third time now.",
+        "Fed up with the queues at the tills in {store}, there's only ever one open at the weekend.",
+        _ANGRY + "A security guard followed me round {store} the whole time I was there, as if I was a thief. I've "
+        "never felt so humiliated.",
+        "Your phone line goes round in circles: press 1, press 3, then straight back to the main menu without ever "
+        "reaching a person.",
+        "Your website doesn't work with my screen reader - half the buttons have no labels, so I can't shop on it.",
+        "Your live chat agent closed the conversation while I was still typing my reply.",
+        "{product} - overpriced for what you get.",
+        "I don't usually write in, but my elderly neighbour asked me to help her order from you and the checkout was "
+        "so confusing that she gave up halfway. Not everyone is comfortable online, and the site doesn't seem to care.",
+        "Your marketing emails are full of fake countdown timers. It's manipulative and I'm tired of it.",
+        "The changing rooms at {store} were filthy, with clothes all over the floor and a cracked mirror.",
+        "I left an honest two-star review on your site and it never appeared. It looks like you only publish the good "
+        "ones.",
     ],
     "OTHER": [
         _INFO + "What are your opening hours on {weekday}?",
@@ -510,6 +729,26 @@ _TEMPLATES: dict[str, list[str]] = {
         _INFO + "sorry, wrong inbox",
         _INFO + "Suggestion: it'd be great if you offered refill packs to cut down on waste.",
         _INFO + "Is the {city} branch wheelchair accessible?",
+        _INFO + "Hello, I am from {country} and I visit {city} next month. Your shop is near to the centre?",
+        _INFO + "ur instagram posts r so good, whoever runs it deserves a raise",
+        _INFO + "I am writing on behalf of the {city} Chamber of Commerce to invite a representative of your company "
+        "to speak at our annual retail forum.",
+        _INFO + "I was hoping someone could tell me if you run any in-store events, like craft afternoons or demos.",
+        _INFO + "Just letting you know your {city} branch's listing on Google Maps shows the wrong opening times.",
+        _INFO + "My grandfather worked in your first warehouse back in the sixties. We found some old photos of him "
+        "with the delivery vans and wondered whether your company archive would like copies.",
+        _INFO + "I think I left my umbrella at {store} yesterday. Do you keep lost property?",
+        _INFO + "Dear valued partner, please find attached the updated bank details for settlement of the outstanding "
+        "invoice.",
+        _INFO + "Security notice: your mailbox storage is full. Sign in at the link below to keep receiving messages.",
+        _INFO + "Your delivery driver helped me carry {flatpack} up three flights of stairs. Please pass on my thanks.",
+        _INFO + "It would be handy if your receipts showed the date the returns window closes.",
+        _INFO + "love the new logo",
+        _INFO + "I'm a teacher in {city} and our class is doing a project on how shops work. Could I bring a small "
+        "group to see behind the scenes at your shop there?",
+        _INFO + "Are you an independent business or part of a bigger group?",
+        _INFO + "Can I bring my dog into {store}?",
+        _INFO + "Could I put up a poster for our village fete in {store}?",
     ],
 }
 
@@ -1126,10 +1365,12 @@ def _make_example(rng: random.Random, template_id: str) -> Example | None:
 
 
 def generate(n: int, seed: int, template_ids: Collection[str] | None = None) -> list[Example]:
-    """``n`` labelled messages, deterministic in (n, seed, template_ids), intents drawn uniformly.
+    """``n`` labelled messages, deterministic in (n, seed, template_ids), intents balanced.
 
-    ``template_ids`` restricts the core phrasings (for template-disjoint splits); intents with no allowed
-    template are skipped, so balance holds across the intents that remain.
+    Intents are dealt in shuffled rounds (each intent once per round), so even a small split holds every
+    intent about equally often instead of by chance. ``template_ids`` restricts the core phrasings (for
+    template-disjoint splits); intents with no allowed template are skipped, so balance holds across the
+    intents that remain.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
@@ -1143,9 +1384,12 @@ def generate(n: int, seed: int, template_ids: Collection[str] | None = None) -> 
         raise ValueError("template_ids selects no templates")
     rng = random.Random(seed)
     examples: list[Example] = []
+    due: list[str] = []  # intents still to be dealt in this round
     while len(examples) < n:
-        template_id = rng.choice(pools[rng.choice(intents)])
-        example = _make_example(rng, template_id)
-        if example is not None:
+        if not due:
+            due = rng.sample(intents, len(intents))
+        example = _make_example(rng, rng.choice(pools[due[-1]]))
+        if example is not None:  # None is a rare slot collision: redraw for the same intent
             examples.append(example)
+            due.pop()
     return examples
