@@ -20,9 +20,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-SPLITS = ("train", "val", "test")
-
-
 def fetch(rev: str, path: str, out: Path) -> Path:
     """``dvc get`` one output of ``rev`` from this repo (its cache or remote)."""
     subprocess.run(["dvc", "get", str(REPO), path, "--rev", rev, "-o", str(out)], check=True, cwd=REPO)
@@ -47,15 +44,17 @@ def main() -> None:
     ap.add_argument("--rev", required=True, help="the other git revision (its dvc.lock outputs must be fetchable)")
     args = ap.parse_args()
     from jsontune.config import load_params
-    from jsontune.data import read_jsonl
+    from jsontune.data import SPLITS, read_jsonl
     from jsontune.evaluation import evaluate_rows
     from jsontune.models import load_for_inference, load_tokenizer
+    from jsontune.pipeline import ADAPTER, SPLIT_FILE, load_split
     from jsontune.tasks import load_task
 
     tmp = Path(tempfile.mkdtemp(prefix="unseen-ab-"))
-    other = {s: read_jsonl(fetch(args.rev, f"data/{s}.jsonl", tmp / f"{s}.jsonl")) for s in SPLITS}
-    current = {s: read_jsonl(REPO / f"data/{s}.jsonl") for s in SPLITS}
-    adapters = {args.rev: fetch(args.rev, "runs/sft/adapter", tmp / "adapter"), "current": REPO / "runs/sft/adapter"}
+    other = {s: read_jsonl(fetch(args.rev, SPLIT_FILE.format(split=s), tmp / f"{s}.jsonl")) for s in SPLITS}
+    current = {s: load_split(REPO, s) for s in SPLITS}
+    sft = ADAPTER.format(stage="sft")
+    adapters = {args.rev: fetch(args.rev, sft, tmp / "adapter"), "current": REPO / sft}
     rows = unseen_rows([other, current])
     params = load_params(REPO / "params.yaml")
     tok, schema = load_tokenizer(params.model), load_task(params.task.name).schema
