@@ -144,3 +144,12 @@ def test_unseen_ab_keeps_rows_no_revision_trained_on() -> None:
     old = {"train": [row("A/0", "a")], "val": [row("B/0", "b")], "test": [row("C/0", "c"), row("D/0", "d")]}
     new = {"train": [row("C/0", "c2")], "val": [], "test": [row("A/0", "a1"), row("B/0", "b"), row("E/0", "e")]}
     assert [r["text"] for r in unseen_rows([old, new])] == ["d", "b", "e"]
+
+
+def test_unseen_ab_scores_old_and_new_phrasings_separately() -> None:
+    from bench.unseen_ab import subset_exact_match
+
+    rows = [{"group": g} for g in ("A/0", "A/0", "A/9", "B/1")]
+    preds = [{"exact_match": e} for e in (True, False, True, True)]
+    got = subset_exact_match(rows, preds, {"old": {"A/0", "B/1"}, "new": {"A/9"}, "none": set()})
+    assert got == {"old": round(2 / 3, 4), "new": 1.0, "none": None}
