@@ -54,8 +54,8 @@ def subset_exact_match(rows: list[dict[str, Any]], preds: list[dict[str, Any]],
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rev", required=True, help="the other git revision (its dvc.lock outputs must be fetchable)")
-    ap.add_argument("--adapter", help="score this SFT adapter as the current one (e.g. from bench/sft_variant.py; "
-                    "default: this workspace's runs/sft/adapter)")
+    ap.add_argument("--adapter", help="score this SFT adapter, trained on this workspace's train split, as the "
+                    "current one (e.g. from bench/sft_variant.py; default: runs/sft/adapter)")
     args = ap.parse_args()
     from jsontune.config import load_params
     from jsontune.data import SPLITS, read_jsonl
