@@ -73,10 +73,9 @@ def main() -> None:
     params = load_params(REPO / "params.yaml")
     tok, schema = load_tokenizer(params.model), load_task(params.task.name).schema
     # Old phrasings (the other revision's data has them) vs phrasings only the current generator makes.
-    old_groups = {r["group"] for s in other.values() for r in s}
-    subsets = {f"templates in {args.rev} data": old_groups,
-               "templates only in current data": {r["group"] for r in rows} - old_groups}
-    result: dict[str, Any] = {"rows": len(rows), "templates": len({r["group"] for r in rows}), "scores": {},
+    old_groups, groups = {r["group"] for s in other.values() for r in s}, {r["group"] for r in rows}
+    subsets = {f"templates in {args.rev} data": old_groups, "templates only in current data": groups - old_groups}
+    result: dict[str, Any] = {"rows": len(rows), "templates": len(groups), "scores": {},
                               "subset_rows": {k: sum(r["group"] in g for r in rows) for k, g in subsets.items()}}
     for name, path in adapters.items():
         model = load_for_inference(params.model, path)
