@@ -32,6 +32,17 @@ def default_model() -> str:
     return str(merged) if (merged / "config.json").is_file() else "models/SmolLM2-135M-Instruct"
 
 
+def constrained_target(free: dict[str, Any], constrained: dict[str, Any], tolerance: float = 0.05) -> dict[str, Any]:
+    """The "constrained costs ≤ 10 %" verdict, given only when both decodings did the same work: answers
+    of (nearly) the same total length. The base model's free answers are prose to ``max_new_tokens`` and
+    its constrained ones short JSON, so their throughputs compare different work and no verdict is given."""
+    ratio = common.ratio(constrained["examples_per_s"], free["examples_per_s"])
+    f, c = free["generated_tokens"], constrained["generated_tokens"]
+    comparable = f > 0 and abs(c - f) <= tolerance * f
+    return {"target": "constrained decoding costs ≤ 10 % of free throughput (examples/s, answers of equal length)",
+            "measured": ratio, "met": bool(ratio and ratio >= 0.9) if comparable else None}
+
+
 def _timed(fn: Any) -> tuple[float, list[str]]:
     start = time.perf_counter()
     raws = fn()
@@ -122,13 +133,14 @@ def main() -> None:
     rows.append({"label": "batched decoding, shared prompt prefix cached once vs every prompt in full (left padding)",
                  "ours": batched["tokens_per_s"], "reference": unshared["tokens_per_s"],
                  "ratio": common.ratio(batched["tokens_per_s"], unshared["tokens_per_s"]), "unit": "tokens/s"})
-    targets.append({"target": "constrained decoding costs ≤ 10 % of free throughput (examples/s)",
-                    "measured": keep, "met": bool(keep and keep >= 0.9)})
+    targets.append(constrained_target(batched, constrained))
     notes = (f"{args.n} test rows, model `{model}`, greedy, max_new_tokens from params.yaml; the sequential loop "
              "calls the same generate() with one conversation at a time (no padding, no prefix cache), once; "
              "free, constrained and free-without-the-shared-prefix-cache batched decoding alternate in one "
              f"process, {args.repeats} passes each, medians compared; with and without the prefix cache the answers "
-             f"were identical on {unshared['same_answers_as_batched']}/{args.n} rows.")
+             f"were identical on {unshared['same_answers_as_batched']}/{args.n} rows; generated tokens free "
+             f"{batched['generated_tokens']}, constrained {constrained['generated_tokens']} (the constrained-cost "
+             "verdict needs them within 5 %: run after `make train`, which builds runs/merged).")
     common.write_figure("eval", rows, raw={"batched": batched, "sequential": sequential, "constrained": constrained,
                                            "no_shared_prefix": unshared},
                         targets=targets, notes=notes)

@@ -153,3 +153,17 @@ def test_unseen_ab_scores_old_and_new_phrasings_separately() -> None:
     preds = [{"exact_match": e} for e in (True, False, True, True)]
     got = subset_exact_match(rows, preds, {"old": {"A/0", "B/1"}, "new": {"A/9"}, "none": set()})
     assert got == {"old": round(2 / 3, 4), "new": 1.0, "none": None}
+
+
+def test_constrained_cost_verdict_only_for_answers_of_equal_length() -> None:
+    from bench.bench_eval import constrained_target
+
+    def run(tokens: int, per_s: float) -> dict:
+        return {"generated_tokens": tokens, "examples_per_s": per_s}
+
+    # a fine-tuned model: same answers, 4 % slower -> met; 20 % slower -> not met
+    assert constrained_target(run(960, 3.5), run(960, 3.36))["met"] is True
+    assert constrained_target(run(960, 3.5), run(950, 2.8))["met"] is False
+    # the base model: prose to max_new_tokens vs short JSON is different work, so no verdict either way
+    base = constrained_target(run(1536, 2.11), run(990, 2.2))
+    assert base["met"] is None and base["measured"] == common.ratio(2.2, 2.11)
