@@ -124,16 +124,16 @@ def main() -> None:
     ]
     targets = [{"target": "batched eval ≥ 5× the sequential loop (tokens/s)", "measured": speedup,
                 "met": bool(speedup and speedup >= 5)}]
-    keep = common.ratio(constrained["examples_per_s"], batched["examples_per_s"])
+    cost = constrained_target(batched, constrained)
+    targets.append(cost)
     rows.append({"label": "constrained vs free decoding tokens/s (batched)", "ours": constrained["tokens_per_s"],
                  "reference": batched["tokens_per_s"],
                  "ratio": common.ratio(constrained["tokens_per_s"], batched["tokens_per_s"]), "unit": "tokens/s"})
     rows.append({"label": "constrained vs free decoding examples/s (batched)", "ours": constrained["examples_per_s"],
-                 "reference": batched["examples_per_s"], "ratio": keep, "unit": "examples/s"})
+                 "reference": batched["examples_per_s"], "ratio": cost["measured"], "unit": "examples/s"})
     rows.append({"label": "batched decoding, shared prompt prefix cached once vs every prompt in full (left padding)",
                  "ours": batched["tokens_per_s"], "reference": unshared["tokens_per_s"],
                  "ratio": common.ratio(batched["tokens_per_s"], unshared["tokens_per_s"]), "unit": "tokens/s"})
-    targets.append(constrained_target(batched, constrained))
     notes = (f"{args.n} test rows, model `{model}`, greedy, max_new_tokens from params.yaml; the sequential loop "
              "calls the same generate() with one conversation at a time (no padding, no prefix cache), once; "
              "free, constrained and free-without-the-shared-prefix-cache batched decoding alternate in one "
