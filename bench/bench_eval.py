@@ -32,7 +32,12 @@ def default_model() -> str:
     return str(merged) if (merged / "config.json").is_file() else "models/SmolLM2-135M-Instruct"
 
 
-def constrained_target(free: dict[str, Any], constrained: dict[str, Any], tolerance: float = 0.05) -> dict[str, Any]:
+EQUAL_LENGTH = 0.05
+"""How far apart (share of the free answers' tokens) the two decodings' answer lengths may be for a verdict."""
+
+
+def constrained_target(free: dict[str, Any], constrained: dict[str, Any],
+                       tolerance: float = EQUAL_LENGTH) -> dict[str, Any]:
     """The "constrained costs ≤ 10 %" verdict, given only when both decodings did the same work: answers
     of (nearly) the same total length. The base model's free answers are prose to ``max_new_tokens`` and
     its constrained ones short JSON, so their throughputs compare different work and no verdict is given."""
@@ -140,7 +145,7 @@ def main() -> None:
              f"process, {args.repeats} passes each, medians compared; with and without the prefix cache the answers "
              f"were identical on {unshared['same_answers_as_batched']}/{args.n} rows; generated tokens free "
              f"{batched['generated_tokens']}, constrained {constrained['generated_tokens']} (the constrained-cost "
-             "verdict needs them within 5 %: run after `make train`, which builds runs/merged).")
+             f"verdict needs them within {EQUAL_LENGTH:.0%}: run after `make train`, which builds runs/merged).")
     common.write_figure("eval", rows, raw={"batched": batched, "sequential": sequential, "constrained": constrained,
                                            "no_shared_prefix": unshared},
                         targets=targets, notes=notes)
