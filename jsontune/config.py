@@ -50,6 +50,10 @@ class DatasetParams:
     n_examples: int = 1500
     val_fraction: float = 0.1
     test_fraction: float = 0.2
+    train_examples: int = 0
+    """0: the rows ``n_examples`` leaves after val and test. Any other number: that many train rows from
+    the train templates, while val and test stay the rows ``n_examples`` gives them (generator sources
+    only), so a bigger training set is scored on the same evaluation rows."""
     seed: int = 13
 
 
@@ -148,6 +152,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "dataset.n_examples": (10, 10_000_000),
     "dataset.val_fraction": (0.0, 0.5),
     "dataset.test_fraction": (0.01, 0.5),
+    "dataset.train_examples": (0, 10_000_000),
     "generation.batch_size": (1, 1024),
     "generation.max_new_tokens": (1, 4096),
     "sft.lora.r": (1, 1024),

@@ -252,14 +252,15 @@ def split_groups(groups: Iterable[str], val_fraction: float, test_fraction: floa
 
 
 def synthetic_splits(generator: Any, schema: dict[str, Any], n: int, val_fraction: float,
-                     test_fraction: float, seed: int) -> dict[str, list[Example]]:
+                     test_fraction: float, seed: int, n_train: int = 0) -> dict[str, list[Example]]:
     """Template-disjoint splits: each intent's phrasing templates are divided between the splits,
-    so test phrasings are never seen in training."""
+    so test phrasings are never seen in training. ``n_train`` (0: what ``n`` leaves) sets the train rows
+    alone: every split draws from its own seed, so val and test do not change with it."""
     assignment: dict[str, str] = {}
     for offset, (_, ids) in enumerate(sorted(generator.templates().items())):
         assignment.update(split_groups(ids, val_fraction, test_fraction, seed + offset))
     sizes = {"test": round(n * test_fraction), "val": round(n * val_fraction)}
-    sizes["train"] = n - sizes["test"] - sizes["val"]
+    sizes["train"] = n_train or n - sizes["test"] - sizes["val"]
     out: dict[str, list[Example]] = {}
     for i, split in enumerate(SPLITS):
         ids = {t for t, s in assignment.items() if s == split}
@@ -349,11 +350,12 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 
 def build_splits(source: str, task: Task, n_examples: int, val_fraction: float, test_fraction: float,
-                 seed: int) -> tuple[dict[str, list[Example]], dict[str, int]]:
+                 seed: int, train_examples: int = 0) -> tuple[dict[str, list[Example]], dict[str, int]]:
     """The dataset stage's logic: examples from the task's generator or a JSONL file, split and checked.
 
     ``source`` is ``synthetic`` (the task's generator), ``task`` (the task's data.jsonl, else its
-    generator) or the path of a JSONL file.
+    generator) or the path of a JSONL file. ``train_examples`` (generator only; 0: what ``n_examples``
+    leaves) sets the number of train rows without changing val and test.
     """
     counts = {"blank_lines": 0, "duplicates_removed": 0}
     schema = task.schema
@@ -363,13 +365,17 @@ def build_splits(source: str, task: Task, n_examples: int, val_fraction: float, 
         if task.generator is None:
             raise DataError(f"dataset.source is 'synthetic' but task {task.name!r} ({task.folder}) has no "
                             "generator.py; use dataset.source: task (its data.jsonl) or a JSONL path")
-        splits = synthetic_splits(task.generator, schema, n_examples, val_fraction, test_fraction, seed)
+        splits = synthetic_splits(task.generator, schema, n_examples, val_fraction, test_fraction, seed,
+                                  train_examples)
         for rows in splits.values():
             for ex in rows:
                 problems = schema_errors(ex.output, schema)
                 if problems:
                     raise DataError(f"{ex.origin}: generator produced an invalid row: {problems[0]}")
     else:
+        if train_examples:
+            raise DataError(f"dataset.train_examples: {train_examples} needs a generator source, but the examples "
+                            f"come from {source}; set it to 0 (every row of the file is used)")
         examples, counts["blank_lines"] = read_labelled_jsonl(source, schema)
         examples, counts["duplicates_removed"] = deduplicate(examples)
         assignment = split_groups((e.group for e in examples), val_fraction, test_fraction, seed)

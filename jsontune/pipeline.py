@@ -48,7 +48,8 @@ def run_dataset(params: Params, root: Path) -> dict[str, Any]:
     """Generate or read the examples, split them, write chat-formatted splits and the data card."""
     task = load_task(params.task.name, params.task.system_prompt)
     d = params.dataset
-    splits, counts = data_mod.build_splits(d.source, task, d.n_examples, d.val_fraction, d.test_fraction, d.seed)
+    splits, counts = data_mod.build_splits(d.source, task, d.n_examples, d.val_fraction, d.test_fraction, d.seed,
+                                           d.train_examples)
     for split, rows in splits.items():
         data_mod.write_jsonl(root / SPLIT_FILE.format(split=split),
                              (data_mod.to_chat_row(e, task.schema, task.system_prompt) for e in rows))

@@ -521,3 +521,22 @@ def test_data_card_counts_add_up(synthetic, schema):
         present = sum(e.output["order_id"] is not None for e in rows) / len(rows)
         assert entry["order_id_present"] == round(present, 4)
         assert 0 < entry["order_id_present"] < 1
+
+
+def test_train_examples_grows_train_and_keeps_val_and_test(real_params):
+    d = real_params.dataset
+    base, _ = build_splits("synthetic", TICKET, 300, d.val_fraction, d.test_fraction, d.seed)
+    more, _ = build_splits("synthetic", TICKET, 300, d.val_fraction, d.test_fraction, d.seed, train_examples=420)
+    assert len(more["train"]) == 420
+    assert [e.text for e in more["test"]] == [e.text for e in base["test"]]
+    assert [e.text for e in more["val"]] == [e.text for e in base["val"]]
+    assert {e.group for e in more["train"]} <= {t for ids in generator.templates().values() for t in ids}
+    assert not {e.group for e in more["train"]} & {e.group for e in base["test"] + base["val"]}
+
+
+def test_train_examples_refused_for_a_file_source(tmp_path):
+    src = tmp_path / "rows.jsonl"
+    src.write_text('{"text": "where is my order 123-4567890-1234567", "output": {"intent": "ORDER_STATUS", '
+                   '"urgency": "LOW", "order_id": "123-4567890-1234567"}}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"dataset.train_examples: 50 needs a generator source.*rows.jsonl"):
+        build_splits(str(src), TICKET, 10, 0.1, 0.2, 0, train_examples=50)
