@@ -252,15 +252,15 @@ def split_groups(groups: Iterable[str], val_fraction: float, test_fraction: floa
 
 
 def synthetic_splits(generator: Any, schema: dict[str, Any], n: int, val_fraction: float,
-                     test_fraction: float, seed: int, n_train: int = 0) -> dict[str, list[Example]]:
+                     test_fraction: float, seed: int, train_examples: int = 0) -> dict[str, list[Example]]:
     """Template-disjoint splits: each intent's phrasing templates are divided between the splits,
-    so test phrasings are never seen in training. ``n_train`` (0: what ``n`` leaves) sets the train rows
+    so test phrasings are never seen in training. ``train_examples`` (0: what ``n`` leaves) sets the train rows
     alone: every split draws from its own seed, so val and test do not change with it."""
     assignment: dict[str, str] = {}
     for offset, (_, ids) in enumerate(sorted(generator.templates().items())):
         assignment.update(split_groups(ids, val_fraction, test_fraction, seed + offset))
     sizes = {"test": round(n * test_fraction), "val": round(n * val_fraction)}
-    sizes["train"] = n_train or n - sizes["test"] - sizes["val"]
+    sizes["train"] = train_examples or n - sizes["test"] - sizes["val"]
     out: dict[str, list[Example]] = {}
     for i, split in enumerate(SPLITS):
         ids = {t for t, s in assignment.items() if s == split}
