@@ -144,7 +144,8 @@ def _dataset(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Any:
     return Dataset.from_list([{k: r[k] for k in columns} for r in rows])
 
 
-def _prepare(model: Any, quantized: bool) -> Any:
+def _prepare(model: Any, quantized: bool, attn_implementation: str) -> Any:
+    model.set_attn_implementation(attn_implementation)
     if quantized:
         from peft import prepare_model_for_kbit_training
 
@@ -260,7 +261,7 @@ def sft_trainer(base_model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]],
     """An ``SFTTrainer`` over prompt/completion rows: TRL masks the prompt, so only the answer trains."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     score_only_answer_positions_on_cpu()
-    model = _prepare(base_model, model_params.quantization != "none")
+    model = _prepare(base_model, model_params.quantization != "none", p.attn_implementation)
     return _answer_only_trainer_class()(model=model, args=sft_config(p, output_dir, model_params, checkpoint_dir),
                       train_dataset=_dataset(rows, SFT_COLUMNS), processing_class=tokenizer,
                       peft_config=lora_config(p.lora))
@@ -332,7 +333,7 @@ def dpo_trainer(base_model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]]
     from jsontune.models import checked_adapter
 
     score_only_answer_positions_on_cpu()
-    model = _prepare(base_model, model_params.quantization != "none")
+    model = _prepare(base_model, model_params.quantization != "none", p.attn_implementation)
     model = PeftModel.from_pretrained(model, checked_adapter(sft_adapter), is_trainable=True)
     return DPOTrainer(model=model, ref_model=None, args=dpo_config(p, output_dir, model_params, checkpoint_dir),
                       train_dataset=_dataset(pairs, DPO_COLUMNS), processing_class=tokenizer)

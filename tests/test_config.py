@@ -242,6 +242,13 @@ def test_bad_merge_adapter_lists_allowed_values(tmp_path):
     assert error_of(path) == f"{path}: merge.adapter: 'last' is not one of 'dpo', 'sft', 'best'"
 
 
+@pytest.mark.parametrize("section", ["sft", "dpo"])
+def test_bad_attention_kernel_lists_allowed_values(tmp_path, section):
+    path = write_with(tmp_path, f"{section}.attn_implementation", "flash_attention_2")
+    assert error_of(path) == (f"{path}: {section}.attn_implementation: 'flash_attention_2' is not one of "
+                              "'sdpa', 'eager'")
+
+
 @pytest.mark.parametrize("value", ["nf4", "none"])
 def test_allowed_literals_load(tmp_path, value):
     assert load_params(write_with(tmp_path, "model.quantization", value)).model.quantization == value

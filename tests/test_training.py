@@ -121,6 +121,23 @@ def test_answer_only_loss_equals_trl_default_loss(tiny_model: Path, schema: dict
     assert float(ours) == pytest.approx(float(reference), rel=1e-5)
 
 
+def test_eager_attention_gives_the_sdpa_loss_on_a_padded_batch(tiny_model: Path, schema: dict,
+                                                               tmp_path: Path) -> None:
+    """``attn_implementation: eager`` (faster on CPU) must change the kernel only, padding masks included."""
+    from jsontune.models import load_base_model, load_tokenizer
+
+    losses = {}
+    for attn in ("sdpa", "eager"):
+        params = tiny_params(tiny_model, attn_implementation=attn, batch_size=4)
+        trainer = sft_trainer(load_base_model(params.model), load_tokenizer(params.model), chat_rows(schema),
+                              params.sft, params.model, tmp_path / attn)
+        assert trainer.accelerator.unwrap_model(trainer.model).config._attn_implementation == attn
+        batch = next(iter(trainer.get_train_dataloader()))
+        assert (batch["attention_mask"] == 0).any()
+        losses[attn] = float(trainer.compute_loss(trainer.model, dict(batch)))
+    assert losses["eager"] == pytest.approx(losses["sdpa"], rel=1e-5)
+
+
 def test_bf16_uses_the_cpu_only_without_a_bf16_accelerator(monkeypatch: pytest.MonkeyPatch) -> None:
     import transformers.utils
 
