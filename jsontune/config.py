@@ -85,8 +85,8 @@ class SftParams:
     optimizer: str = "adamw_torch"
     bf16: bool = False
     attn_implementation: Literal["sdpa", "eager"] = "sdpa"
-    """Attention kernel while training: ``eager`` is faster than SDPA on CPU (SDPA's backward dominates
-    there, in bf16 most of all); keep ``sdpa`` on GPUs."""
+    """Attention kernel while training. On CPU, ``eager`` is what makes ``bf16`` pay off (SDPA's backward
+    is slower in bf16 than in fp32 there); in fp32 both take the same time. Keep ``sdpa`` on GPUs."""
     activation_checkpointing: bool = False
     group_by_length: bool = True
     """Batch rows of similar length together: less padding, same examples per epoch."""
