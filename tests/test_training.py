@@ -123,7 +123,8 @@ def test_answer_only_loss_equals_trl_default_loss(tiny_model: Path, schema: dict
 
 def test_eager_attention_gives_the_sdpa_loss_on_a_padded_batch(tiny_model: Path, schema: dict,
                                                                tmp_path: Path) -> None:
-    """``attn_implementation: eager`` (faster on CPU) must change the kernel only, padding masks included."""
+    """``attn_implementation: eager`` (what makes bf16 pay off on CPU) must change the kernel only, padding
+    masks included."""
     from jsontune.models import load_base_model, load_tokenizer
 
     losses = {}
