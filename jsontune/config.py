@@ -83,7 +83,10 @@ class SftParams:
     grad_accum: int = 1
     max_length: int = 256
     optimizer: str = "adamw_torch"
-    bf16: bool = False
+    bf16: bool | Literal["auto"] = False
+    """bf16 autocast while training. ``auto``: on where the hardware computes bf16 natively (a bf16 GPU, or
+    a CPU with AVX512-BF16 or AMX), else fp32, since emulated bf16 (AVX2-only CPUs) takes minutes a step.
+    On CPU an unquantized fp32 base is then held in bf16 too (see ``training.training_base``)."""
     attn_implementation: Literal["sdpa", "eager"] = "sdpa"
     """Attention kernel while training. On CPU, ``eager`` is what makes ``bf16`` pay off (SDPA's backward
     is slower in bf16 than in fp32 there); in fp32 both take the same time. Keep ``sdpa`` on GPUs."""
@@ -114,7 +117,8 @@ class DpoParams:
     sft_weight: float = 0.0
     """Weight of the SFT (NLL) term on chosen answers; 0 turns it off."""
     optimizer: str = "adamw_torch"
-    bf16: bool = False
+    bf16: bool | Literal["auto"] = False
+    """See :attr:`SftParams.bf16`."""
     attn_implementation: Literal["sdpa", "eager"] = "sdpa"
     """Attention kernel while training; see :attr:`SftParams.attn_implementation`."""
     activation_checkpointing: bool = False
@@ -220,7 +224,11 @@ def _type_ok(value: Any, tp: Any) -> bool:
 
 def _describe(tp: Any) -> str:
     if typing.get_origin(tp) is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+        args = typing.get_args(tp)
+        return repr(args[0]) if len(args) == 1 else "one of " + ", ".join(repr(a) for a in args)
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and any(typing.get_origin(a) is Literal for a in args):
+        return " or ".join(_describe(a) for a in args)  # bool | Literal["auto"]: "bool or 'auto'"
     return getattr(tp, "__name__", str(tp)).replace("typing.", "")
 
 

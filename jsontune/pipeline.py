@@ -138,21 +138,22 @@ def run_sft(params: Params, root: Path) -> dict[str, Any]:
 
     from jsontune import checkpoints
     from jsontune.models import load_base_model, load_tokenizer
-    from jsontune.training import train_sft, write_train_log
+    from jsontune.training import train_sft, training_base, write_train_log
 
     set_seed(params.sft.seed)
     tok = load_tokenizer(params.model)
     train_file = root / SPLIT_FILE.format(split="train")
     ckpt = checkpoints.run_dir(root / CHECKPOINTS, "sft", params.sft, params.model, _model_files(params),
                                train_file)
-    result = train_sft(load_base_model(params.model), tok, load_split(root, "train"), params.sft, params.model,
+    base = load_base_model(training_base(params.model, params.sft))
+    result = train_sft(base, tok, load_split(root, "train"), params.sft, params.model,
                        root / ADAPTER.format(stage="sft"), live_dir=root / LIVE_DIR.format(stage="sft"),
                        checkpoint_dir=ckpt)
     if is_main_process():
         checkpoints.clear(root / CHECKPOINTS, "sft")
     summary = {"train_loss": result["train"]["train_loss"], "train_runtime": result["train"]["train_runtime"],
                "steps": result["log"][-1].get("step"), "resumed_from_step": result["resumed_from_step"],
-               "num_processes": result["num_processes"]}
+               "num_processes": result["num_processes"], "bf16": result["bf16"]}
     if is_main_process():
         write_train_log(root / TRAIN_LOG.format(stage="sft"), summary)
     return summary
@@ -166,7 +167,7 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
     from jsontune.generation import generate
     from jsontune.models import load_base_model, load_for_inference
     from jsontune.preferences import build_pairs, pick_prompts
-    from jsontune.training import train_dpo, write_train_log
+    from jsontune.training import train_dpo, training_base, write_train_log
 
     p = params.dpo
     tok, task = _tokenizer_and_task(params)
@@ -189,7 +190,7 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
         raise ValueError("no DPO pairs: raise dpo.hard_negatives_per_prompt or enable dpo.on_policy")
     set_seed(p.seed)
     ckpt = checkpoints.run_dir(root / CHECKPOINTS, "dpo", p, params.model, _model_files(params), sft_adapter, pairs)
-    result = train_dpo(load_base_model(params.model), tok, pairs, p, params.model, sft_adapter,
+    result = train_dpo(load_base_model(training_base(params.model, p)), tok, pairs, p, params.model, sft_adapter,
                        root / ADAPTER.format(stage="dpo"), live_dir=root / LIVE_DIR.format(stage="dpo"),
                        checkpoint_dir=ckpt)
     if is_main_process():
@@ -200,7 +201,7 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
                "resumed_from_step": result["resumed_from_step"],
                "final_reward_accuracy": last[-1]["rewards/accuracies"] if last else None,
                "final_reward_margin": last[-1].get("rewards/margins") if last else None,
-               "num_processes": result["num_processes"]}
+               "num_processes": result["num_processes"], "bf16": result["bf16"]}
     if is_main_process():
         write_train_log(root / TRAIN_LOG.format(stage="dpo"), summary)
     return summary

@@ -65,7 +65,8 @@ def model_shape(model: ModelParams) -> ModelShape | None:
 
 def estimate_bytes(shape: ModelShape, model: ModelParams, p: SftParams | DpoParams, dpo: bool) -> float:
     per_param = NF4_BYTES_PER_PARAM if model.quantization == "nf4" else BYTES_PER_PARAM[model.dtype]
-    act_bytes = 2.0 if p.bf16 or model.dtype != "float32" else 4.0
+    # bf16: auto may resolve to fp32 on this machine; the conservative size counts it as fp32.
+    act_bytes = 2.0 if p.bf16 is True or model.dtype != "float32" else 4.0
     sequences = p.batch_size * (2 if dpo else 1)
     activations = ACTIVATION_FACTOR * sequences * p.max_length * shape.hidden * shape.layers * act_bytes
     if p.activation_checkpointing:

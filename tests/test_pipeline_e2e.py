@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from jsontune import plots
+from jsontune.training import native_bf16
 from tests.conftest import REPO
 
 COPY = ["jsontune", "stages", "tasks", "dvc.yaml", ".dvc/config", ".dvcignore", "data/extra", "reports/templates"]
@@ -20,7 +21,7 @@ COPY = ["jsontune", "stages", "tasks", "dvc.yaml", ".dvc/config", ".dvcignore", 
 def tiny_params(model_dir: Path) -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["model"]["name"] = str(model_dir)
-    params["dataset"].update(n_examples=80)
+    params["dataset"].update(n_examples=80, train_examples=0)
     # Room for a whole object: constrained decoding must finish it even on a random model.
     params["generation"].update(max_new_tokens=48, batch_size=8)
     params["sft"].update(batch_size=4, max_length=160)
@@ -66,6 +67,8 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_model(tmp_path: Path, tiny_model: 
         assert (tmp_path / f"runs/{stage}/adapter/adapter_model.safetensors").is_file()
         log = json.loads((tmp_path / f"metrics/{stage}_train.json").read_text())
         assert log["steps"] > 0 and log["train_loss"] > 0
+        # params.yaml says bf16: auto; the log records what this machine resolved it to.
+        assert log["bf16"] is native_bf16()
     dpo_log = json.loads((tmp_path / "metrics/dpo_train.json").read_text())
     assert dpo_log["pairs"] > 0 and dpo_log["final_reward_accuracy"] is not None
     merged = json.loads((tmp_path / "metrics/merged.json").read_text())

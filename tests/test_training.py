@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from jsontune.config import ModelParams, Params
+from jsontune.config import DpoParams, ModelParams, Params, SftParams
 from jsontune.data import Example, to_chat_row
 from jsontune.schema import canonical_json
 from jsontune.training import dpo_config, lora_config, sft_config, sft_trainer, train_sft
@@ -150,6 +150,50 @@ def test_bf16_uses_the_cpu_only_without_a_bf16_accelerator(monkeypatch: pytest.M
     assert bf16_on_cpu(True) is True
     monkeypatch.setattr(transformers.utils, "is_torch_bf16_gpu_available", lambda: True)
     assert bf16_on_cpu(True) is False
+
+
+def _hardware(monkeypatch: pytest.MonkeyPatch, *, cuda: bool = False, cuda_bf16: bool = False,
+              avx512_bf16: bool = False, amx: bool = False) -> None:
+    import transformers.utils
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(transformers.utils, "is_torch_bf16_gpu_available", lambda: cuda_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+
+
+@pytest.mark.parametrize(("hardware", "native"), [
+    ({}, False),                                  # AVX2-only CPU: bf16 would be emulated
+    ({"avx512_bf16": True}, True),
+    ({"amx": True}, True),
+    ({"cuda": True, "cuda_bf16": True}, True),
+    ({"cuda": True, "avx512_bf16": True}, False),  # a GPU without bf16 (T4) decides, not the host CPU
+])
+def test_bf16_auto_follows_the_hardware(monkeypatch: pytest.MonkeyPatch, hardware: dict, native: bool) -> None:
+    from jsontune.training import use_bf16
+
+    _hardware(monkeypatch, **hardware)
+    assert use_bf16("auto") is native
+    assert use_bf16(True) is True and use_bf16(False) is False
+    if not hardware.get("cuda"):
+        assert sft_config(SftParams(bf16="auto"), "out", ModelParams()).bf16 is native
+
+
+def test_training_base_holds_an_fp32_cpu_base_in_bf16_only_under_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Evaluation and merging keep the params dtype; only the frozen weights being trained change."""
+    from jsontune.training import training_base
+
+    _hardware(monkeypatch, avx512_bf16=True)
+    fp32, nf4 = ModelParams(), ModelParams(quantization="nf4")
+    assert training_base(fp32, SftParams(bf16="auto")).dtype == "bfloat16"
+    assert training_base(fp32, DpoParams(bf16=True)).dtype == "bfloat16"
+    assert training_base(fp32, SftParams(bf16=False)) is fp32
+    assert training_base(nf4, SftParams(bf16=True)) is nf4  # 4-bit weights compute in model.dtype already
+    assert fp32.dtype == "float32"
+    _hardware(monkeypatch)
+    assert training_base(fp32, SftParams(bf16="auto")) is fp32
+    _hardware(monkeypatch, cuda=True, cuda_bf16=True)
+    assert training_base(fp32, SftParams(bf16=True)) is fp32  # GPUs: model.dtype says what to load
 
 
 def test_bf16_on_a_gpu_without_bf16_is_an_error_not_a_silent_cpu_run(monkeypatch: pytest.MonkeyPatch) -> None:
