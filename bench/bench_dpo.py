@@ -49,9 +49,10 @@ def worker(variant: str, steps: int) -> dict[str, Any]:
     out = tempfile.mkdtemp(prefix="bench-dpo-")
     set_seed(p.seed)
     if variant == "ours":
-        from jsontune.training import dpo_trainer
+        from jsontune.training import dpo_trainer, training_base
 
-        trainer = dpo_trainer(load_base_model(params.model), tok, pairs, p, params.model, adapter, out)
+        trainer = dpo_trainer(load_base_model(training_base(params.model, p)), tok, pairs, p, params.model, adapter,
+                              out)
     elif variant in ("trl", "trl-fp32"):
         from peft import PeftModel
         from trl import DPOConfig, DPOTrainer

@@ -50,14 +50,21 @@ def sft_worker(steps: int, attn: str, padding_free: bool) -> dict[str, Any]:
 
     from jsontune.config import load_params
     from jsontune.models import load_base_model, load_tokenizer
-    from jsontune.training import SFT_COLUMNS, _answer_only_trainer_class, _dataset, lora_config, sft_config
+    from jsontune.training import (
+        SFT_COLUMNS,
+        _answer_only_trainer_class,
+        _dataset,
+        lora_config,
+        sft_config,
+        training_base,
+    )
 
     params = load_params(common.REPO / "params.yaml")
     p = replace(params.sft, epochs=1.0)
     rows = common.bench_rows("train", steps * p.batch_size)
     set_seed(p.seed)
     tok = load_tokenizer(params.model)
-    model = load_base_model(params.model)
+    model = load_base_model(training_base(params.model, p))
     model.set_attn_implementation(attn)
     args = sft_config(p, tempfile.mkdtemp(prefix="bench-lever-"), params.model)
     if padding_free:  # TRL refuses max_length without packing; no bench row comes near sft.max_length

@@ -5,14 +5,15 @@ machine's fp32 matmul peak, all measured in this one run.
 
 Both variants train the same rows (the first ``steps * sft.batch_size`` train rows, one epoch = exactly
 ``steps`` optimizer steps) of the embedded model with the same LoRA config from ``params.yaml``.
-*Ours* is ``jsontune.training.sft_trainer`` with the ``sft`` params. *TRL defaults* is
+*Ours* is ``jsontune.training.sft_trainer`` with the ``sft`` params in fp32 (what ``bf16: auto`` gives on a
+CPU without native bf16). *TRL defaults* is
 ``SFTTrainer(model, SFTConfig(use_cpu=True, per_device_train_batch_size=sft.batch_size))`` with the
 same ``peft_config``: bf16 autocast, activation checkpointing, random batches, the LM head over every
 position. On CPUs without native bf16 a TRL-defaults step takes minutes, so it runs ``--trl-steps``
 steps, and a third variant, TRL defaults with ``bf16=False``, separates the bf16 effect from the rest.
 *Ours unshared* is ours with every row computing the prompt prefix the batch shares itself (the lever's
-reference). ``--ours-bf16`` adds our configuration with ``sft.bf16=true`` (only worth it on CPUs with
-native bf16).
+reference). ``--ours-bf16`` adds our configuration with ``sft.bf16=true``, the base held in bf16 as the
+pipeline does (what ``bf16: auto`` gives on CPUs with AVX512-BF16/AMX; emulated and slow elsewhere).
 The first step of each variant is a warm-up and is not timed. Each variant runs ``--repeats`` times,
 interleaved with the others, and its fastest run counts: the host's noise only ever slows a run down.
 """
@@ -37,19 +38,20 @@ def worker(variant: str, steps: int, rows_steps: int) -> dict[str, Any]:
     from jsontune import training
     from jsontune.config import load_params
     from jsontune.models import load_base_model, load_tokenizer
-    from jsontune.training import lora_config, sft_trainer
+    from jsontune.training import lora_config, sft_trainer, training_base
 
     params = load_params(common.REPO / "params.yaml")
     p = replace(params.sft, epochs=1.0)
     rows = common.bench_rows("train", rows_steps * p.batch_size)
     set_seed(p.seed)
     tok = load_tokenizer(params.model)
-    model = load_base_model(params.model)
+    ours_p = replace(p, bf16=variant == "ours-bf16")
+    model = load_base_model(training_base(params.model, ours_p) if variant.startswith("ours") else params.model)
     out = tempfile.mkdtemp(prefix="bench-sft-")
     if variant == "ours-unshared":
         training.SHARED_PREFIX_MIN = 10**9  # every row computes the shared prompt prefix itself
     if variant in ("ours", "ours-bf16", "ours-unshared"):
-        trainer = sft_trainer(model, tok, rows, replace(p, bf16=variant == "ours-bf16"), params.model, out)
+        trainer = sft_trainer(model, tok, rows, ours_p, params.model, out)
     elif variant in ("trl", "trl-fp32"):
         from trl import SFTConfig, SFTTrainer
 

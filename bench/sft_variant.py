@@ -18,7 +18,7 @@ from jsontune.data import prompt_messages, read_jsonl
 from jsontune.evaluation import evaluate_rows
 from jsontune.models import load_base_model, load_for_inference, load_tokenizer
 from jsontune.tasks import load_task
-from jsontune.training import train_sft
+from jsontune.training import train_sft, training_base
 
 p = load_params("params.yaml")
 name = sys.argv[1]
@@ -47,7 +47,7 @@ if "task.system_prompt" in dict(kv.split("=", 1) for kv in sys.argv[2:]):
         row["prompt"] = prompt_messages(row["text"], p.task.system_prompt)
 out = Path("/tmp/exp") / name
 t = time.time()
-r = train_sft(load_base_model(p.model), tok, rows, p.sft, p.model, out)
+r = train_sft(load_base_model(training_base(p.model, p.sft)), tok, rows, p.sft, p.model, out)
 tt = time.time() - t
 model = load_for_inference(p.model, out)
 _, m = evaluate_rows(model, tok, val_rows, load_task(p.task.name).schema, p.generation)
