@@ -30,7 +30,9 @@ class ModelParams:
     """A local checkpoint directory or a hub id such as ``Qwen/Qwen2.5-1.5B-Instruct``."""
     quantization: Literal["none", "nf4"] = "none"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    """Weights/compute dtype; fp32 is the fast choice on CPU, bf16 on recent GPUs."""
+    """Weights/compute dtype for evaluation and merging, and for training unless a bf16 run on CPU holds an
+    fp32 base in bf16 (``training.training_base``). fp32 on CPU: bf16 decodes faster there but changes a
+    few percent of the answers, enough to fail the merged-vs-adapter check; bf16 on recent GPUs."""
     trust_remote_code: bool = False
 
 
