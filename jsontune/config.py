@@ -225,10 +225,9 @@ def _type_ok(value: Any, tp: Any) -> bool:
 
 
 def _describe(tp: Any) -> str:
-    if typing.get_origin(tp) is Literal:
-        args = typing.get_args(tp)
-        return repr(args[0]) if len(args) == 1 else "one of " + ", ".join(repr(a) for a in args)
     args = typing.get_args(tp)
+    if typing.get_origin(tp) is Literal:
+        return repr(args[0]) if len(args) == 1 else "one of " + ", ".join(repr(a) for a in args)
     if typing.get_origin(tp) in (typing.Union, types.UnionType) and any(typing.get_origin(a) is Literal for a in args):
         return " or ".join(_describe(a) for a in args)  # bool | Literal["auto"]: "bool or 'auto'"
     return getattr(tp, "__name__", str(tp)).replace("typing.", "")
