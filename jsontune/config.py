@@ -275,6 +275,11 @@ def params_from_dict(data: dict[str, Any], source: str = "<params>") -> Params:
     params = _build(Params, data, "", source)
     if params.dataset.val_fraction + params.dataset.test_fraction >= 0.9:
         raise ParamsError(f"{source}: dataset.val_fraction + dataset.test_fraction must leave data to train on")
+    d = params.dataset
+    if d.train_examples and d.source not in ("synthetic", "task"):
+        # Caught here so `check-params` (the first step of `make train`) says it; the dataset stage does too.
+        raise ParamsError(f"{source}: dataset.train_examples: {d.train_examples} needs a generator source, but "
+                          f"dataset.source is the file {d.source!r}; set it to 0 (every row of the file is used)")
     modes = params.eval.decoding
     if "free" not in modes or len(set(modes)) != len(modes):
         raise ParamsError(f"{source}: eval.decoding: {modes!r} must list 'free' and no mode twice")

@@ -232,6 +232,20 @@ def test_fractions_must_leave_training_data(tmp_path):
                               f"train on")
 
 
+def test_train_examples_with_a_file_source_fails_before_any_stage(tmp_path):
+    """The default draws 1400 train rows from a generator; a JSONL source must say 0, and check-params says so."""
+    data = repo_data()
+    data["dataset"]["source"] = "my.jsonl"
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert error_of(path) == (f"{path}: dataset.train_examples: {data['dataset']['train_examples']} needs a generator "
+                              "source, but dataset.source is the file 'my.jsonl'; set it to 0 (every row of the "
+                              "file is used)")
+    data["dataset"]["train_examples"] = 0
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert load_params(path).dataset.source == "my.jsonl"
+
+
 def test_bad_literal_lists_allowed_values(tmp_path):
     path = write_with(tmp_path, "model.quantization", "nf8")
     assert error_of(path) == f"{path}: model.quantization: 'nf8' is not one of 'none', 'nf4'"
