@@ -64,25 +64,26 @@ def main() -> None:
     from jsontune.pipeline import ADAPTER, SPLIT_FILE, load_split
     from jsontune.tasks import load_task
 
-    tmp = Path(tempfile.mkdtemp(prefix="unseen-ab-"))
-    other = {s: read_jsonl(fetch(args.rev, SPLIT_FILE.format(split=s), tmp / f"{s}.jsonl")) for s in SPLITS}
-    current = {s: load_split(REPO, s) for s in SPLITS}
-    sft = ADAPTER.format(stage="sft")
-    adapters = {args.rev: fetch(args.rev, sft, tmp / "adapter"), "current": Path(args.adapter or REPO / sft)}
-    rows = unseen_rows([other, current])
-    params = load_params(REPO / "params.yaml")
-    tok, schema = load_tokenizer(params.model), load_task(params.task.name).schema
-    # Old phrasings (the other revision's data has them) vs phrasings only the current generator makes.
-    old_groups, groups = {r["group"] for s in other.values() for r in s}, {r["group"] for r in rows}
-    subsets = {f"templates in {args.rev} data": old_groups, "templates only in current data": groups - old_groups}
-    result: dict[str, Any] = {"rows": len(rows), "templates": len(groups), "scores": {},
-                              "subset_rows": {k: sum(r["group"] in g for r in rows) for k, g in subsets.items()}}
-    for name, path in adapters.items():
-        model = load_for_inference(params.model, path)
-        preds, m = evaluate_rows(model, tok, rows, schema, params.generation, desc=f"{name} adapter")
-        result["scores"][name] = {k: m[k] for k in ("exact_match", "schema_validity", "per_field")}
-        result["scores"][name]["subset_exact_match"] = subset_exact_match(rows, preds, subsets)
-        del model
+    with tempfile.TemporaryDirectory(prefix="unseen-ab-") as scratch:  # the other revision's splits and adapter
+        tmp = Path(scratch)
+        other = {s: read_jsonl(fetch(args.rev, SPLIT_FILE.format(split=s), tmp / f"{s}.jsonl")) for s in SPLITS}
+        current = {s: load_split(REPO, s) for s in SPLITS}
+        sft = ADAPTER.format(stage="sft")
+        adapters = {args.rev: fetch(args.rev, sft, tmp / "adapter"), "current": Path(args.adapter or REPO / sft)}
+        rows = unseen_rows([other, current])
+        params = load_params(REPO / "params.yaml")
+        tok, schema = load_tokenizer(params.model), load_task(params.task.name).schema
+        # Old phrasings (the other revision's data has them) vs phrasings only the current generator makes.
+        old_groups, groups = {r["group"] for s in other.values() for r in s}, {r["group"] for r in rows}
+        subsets = {f"templates in {args.rev} data": old_groups, "templates only in current data": groups - old_groups}
+        result: dict[str, Any] = {"rows": len(rows), "templates": len(groups), "scores": {},
+                                  "subset_rows": {k: sum(r["group"] in g for r in rows) for k, g in subsets.items()}}
+        for name, path in adapters.items():
+            model = load_for_inference(params.model, path)
+            preds, m = evaluate_rows(model, tok, rows, schema, params.generation, desc=f"{name} adapter")
+            result["scores"][name] = {k: m[k] for k in ("exact_match", "schema_validity", "per_field")}
+            result["scores"][name]["subset_exact_match"] = subset_exact_match(rows, preds, subsets)
+            del model
     print(json.dumps(result, indent=2))
 
 
