@@ -5,8 +5,9 @@
 Both variants start from the same (freshly initialised, untrained: throughput does not depend on
 the weights) LoRA adapter with the ``sft.lora`` config, on the same ``steps * dpo.batch_size``
 preference pairs (gold answer vs hard negatives of train rows), reference = frozen copy of the
-adapter. *Ours* is ``jsontune.training.dpo_trainer`` with the ``dpo`` params (fp32, no activation
-checkpointing, LM head only at answer positions, NLL term if ``dpo.sft_weight`` > 0). *TRL defaults* is
+adapter. *Ours* is ``jsontune.training.dpo_trainer`` with the ``dpo`` params in fp32 (what ``bf16: auto``
+gives on a CPU without native bf16; no activation checkpointing, LM head only at answer positions, NLL
+term if ``dpo.sft_weight`` > 0). *TRL defaults* is
 ``DPOTrainer(model, DPOConfig(use_cpu=True, per_device_train_batch_size=dpo.batch_size))``: bf16
 autocast, activation checkpointing, sigmoid loss, LM head over every position on CPU; on CPUs without
 native bf16 its steps take minutes, so it runs ``--trl-steps`` (default 1) steps, and TRL defaults with
@@ -36,7 +37,7 @@ def worker(variant: str, steps: int) -> dict[str, Any]:
     from jsontune.training import lora_config
 
     params = load_params(common.REPO / "params.yaml")
-    p = replace(params.dpo, epochs=1.0)
+    p = replace(params.dpo, epochs=1.0, bf16=False)  # fp32 like bench_sft's *ours*, whatever auto resolves to here
     n_pairs = steps * p.batch_size
     per_prompt = max(1, p.hard_negatives_per_prompt)
     rows = common.bench_rows("train", -(-n_pairs // per_prompt))

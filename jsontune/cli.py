@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jsontune.config import DEFAULT_PARAMS, Params, ParamsError, load_params
-from jsontune.data import DataError
+from jsontune.data import DataError, check_train_examples
 from jsontune.pipeline import extra_set_paths
 from jsontune.resources import ResourceError, check_memory
 from jsontune.schema import SchemaFileError
@@ -65,8 +65,11 @@ def stage_main(run: Callable[[Params, Path], Any], argv: Sequence[str] | None = 
 def _check_params(args: argparse.Namespace) -> int:
     params = load_params(args.file)
     task = load_task(params.task.name, params.task.system_prompt)  # the task folder is part of the configuration
+    check_train_examples(params.dataset.source, task, params.dataset.train_examples)
     extra_set_paths(params, Path("."), task)
-    check_memory(params)  # fail now, not when the OOM killer stops training an hour in
+    if check_memory(params) is None:  # fail now, not when the OOM killer stops training an hour in
+        print(f"{args.file}: memory not checked: {params.model.name} has no local config.json (a hub model "
+              "not downloaded yet), so its size is unknown", file=sys.stderr)
     print(f"{args.file}: ok")
     return 0
 

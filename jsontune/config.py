@@ -1,5 +1,8 @@
 """Typed view of ``params.yaml``: one dataclass per top-level section, keys map 1:1 to fields.
 
+The field defaults are the committed ``params.yaml`` (a test keeps them equal), so a params file that
+leaves a key out gets the same recipe as the default one.
+
 Loading is strict so that a typo in ``params.yaml`` fails before any work starts instead of being
 silently ignored: unknown keys, wrong types and out-of-range values raise :class:`ParamsError` naming
 the key path, the bad value and what is allowed.
@@ -49,10 +52,10 @@ class DatasetParams:
     source: str = "synthetic"
     """``synthetic`` (the task's generator.py), ``task`` (the task's data.jsonl, else its generator), or a
     path to a JSONL file of {"text", "output"} rows."""
-    n_examples: int = 1500
+    n_examples: int = 1000
     val_fraction: float = 0.1
     test_fraction: float = 0.2
-    train_examples: int = 0
+    train_examples: int = 1400
     """0: the rows ``n_examples`` leaves after val and test. Any other number: that many train rows from
     the train templates, while val and test stay the rows ``n_examples`` gives them (generator sources
     only), so a bigger training set is scored on the same evaluation rows."""
@@ -61,7 +64,7 @@ class DatasetParams:
 
 @dataclass
 class GenerationParams:
-    batch_size: int = 16
+    batch_size: int = 32
     max_new_tokens: int = 48
 
 
@@ -69,8 +72,8 @@ class GenerationParams:
 class LoraParams:
     r: int = 16
     alpha: int = 32
-    dropout: float = 0.05
-    target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    dropout: float = 0.0
+    target_modules: list[str] | str = "all-linear"
     """A list of module names, or ``all-linear``."""
 
 
@@ -80,16 +83,16 @@ class SftParams:
     learning_rate: float = 1e-3
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.05
-    epochs: float = 1.0
-    batch_size: int = 8
+    epochs: float = 2.0
+    batch_size: int = 4
     grad_accum: int = 1
     max_length: int = 256
     optimizer: str = "adamw_torch"
-    bf16: bool | Literal["auto"] = False
+    bf16: bool | Literal["auto"] = "auto"
     """bf16 autocast while training. ``auto``: on where the hardware computes bf16 natively (a bf16 GPU, or
     a CPU with AVX512-BF16 or AMX), else fp32, since emulated bf16 (AVX2-only CPUs) takes minutes a step.
     On CPU an unquantized fp32 base is then held in bf16 too (see ``training.training_base``)."""
-    attn_implementation: Literal["sdpa", "eager"] = "sdpa"
+    attn_implementation: Literal["sdpa", "eager"] = "eager"
     """Attention kernel while training. On CPU, ``eager`` is what makes ``bf16`` pay off (SDPA's backward
     is slower in bf16 than in fp32 there); in fp32 both take the same time. Keep ``sdpa`` on GPUs."""
     activation_checkpointing: bool = False
@@ -102,26 +105,26 @@ class SftParams:
 
 @dataclass
 class DpoParams:
-    beta: float = 0.1
-    learning_rate: float = 5e-5
+    beta: float = 0.25
+    learning_rate: float = 1e-5
     lr_scheduler: str = "constant"
     epochs: float = 1.0
     batch_size: int = 8
     grad_accum: int = 1
     max_length: int = 256
-    n_prompts: int = 96
+    n_prompts: int = 32
     """How many train examples get preference pairs."""
     hard_negatives_per_prompt: int = 2
     on_policy: bool = True
     """Add the SFT model's own non-exact answers on these prompts as rejected answers."""
-    on_policy_temperature: float = 1.0
+    on_policy_temperature: float = 1.5
     """Sampling temperature for on-policy answers; greedy answers on train prompts are mostly right."""
-    sft_weight: float = 0.0
+    sft_weight: float = 1.0
     """Weight of the SFT (NLL) term on chosen answers; 0 turns it off."""
     optimizer: str = "adamw_torch"
-    bf16: bool | Literal["auto"] = False
+    bf16: bool | Literal["auto"] = "auto"
     """See :attr:`SftParams.bf16`."""
-    attn_implementation: Literal["sdpa", "eager"] = "sdpa"
+    attn_implementation: Literal["sdpa", "eager"] = "eager"
     """Attention kernel while training; see :attr:`SftParams.attn_implementation`."""
     activation_checkpointing: bool = False
     seed: int = 13
@@ -275,11 +278,12 @@ def params_from_dict(data: dict[str, Any], source: str = "<params>") -> Params:
     params = _build(Params, data, "", source)
     if params.dataset.val_fraction + params.dataset.test_fraction >= 0.9:
         raise ParamsError(f"{source}: dataset.val_fraction + dataset.test_fraction must leave data to train on")
-    d = params.dataset
-    if d.train_examples and d.source not in ("synthetic", "task"):
-        # Caught here so `check-params` (the first step of `make train`) says it; the dataset stage does too.
-        raise ParamsError(f"{source}: dataset.train_examples: {d.train_examples} needs a generator source, but "
-                          f"dataset.source is the file {d.source!r}; set it to 0 (every row of the file is used)")
+    if params.merge.adapter == "best" and params.dataset.val_fraction == 0:
+        raise ParamsError(f"{source}: merge.adapter: best picks the adapter on the validation split, but "
+                          "dataset.val_fraction is 0; set a val_fraction or merge.adapter: dpo | sft")
+    if params.dpo.hard_negatives_per_prompt == 0 and not params.dpo.on_policy:
+        raise ParamsError(f"{source}: dpo.hard_negatives_per_prompt is 0 and dpo.on_policy is false: DPO would "
+                          "have no preference pairs; raise one or enable the other")
     modes = params.eval.decoding
     if "free" not in modes or len(set(modes)) != len(modes):
         raise ParamsError(f"{source}: eval.decoding: {modes!r} must list 'free' and no mode twice")

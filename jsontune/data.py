@@ -349,6 +349,22 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def resolve_source(source: str, task: Task) -> str:
+    """``task`` becomes the task's data.jsonl (else ``synthetic``); ``synthetic`` and file paths stay."""
+    if source == "task":
+        return str(task.data_path) if task.data_path is not None else "synthetic"
+    return source
+
+
+def check_train_examples(source: str, task: Task, train_examples: int) -> None:
+    """``dataset.train_examples`` draws rows from a generator; a file source must leave it at 0. Run by the
+    dataset stage and by ``check-params`` (the first step of ``make train``), which loads the task too."""
+    resolved = resolve_source(source, task)
+    if train_examples and resolved != "synthetic":
+        raise DataError(f"dataset.train_examples: {train_examples} needs a generator source, but the examples "
+                        f"come from {resolved}; set it to 0 (every row of the file is used)")
+
+
 def build_splits(source: str, task: Task, n_examples: int, val_fraction: float, test_fraction: float,
                  seed: int, train_examples: int = 0) -> tuple[dict[str, list[Example]], dict[str, int]]:
     """The dataset stage's logic: examples from the task's generator or a JSONL file, split and checked.
@@ -359,8 +375,8 @@ def build_splits(source: str, task: Task, n_examples: int, val_fraction: float, 
     """
     counts = {"blank_lines": 0, "duplicates_removed": 0}
     schema = task.schema
-    if source == "task":
-        source = str(task.data_path) if task.data_path is not None else "synthetic"
+    check_train_examples(source, task, train_examples)
+    source = resolve_source(source, task)
     if source == "synthetic":
         if task.generator is None:
             raise DataError(f"dataset.source is 'synthetic' but task {task.name!r} ({task.folder}) has no "
@@ -373,9 +389,6 @@ def build_splits(source: str, task: Task, n_examples: int, val_fraction: float, 
                 if problems:
                     raise DataError(f"{ex.origin}: generator produced an invalid row: {problems[0]}")
     else:
-        if train_examples:
-            raise DataError(f"dataset.train_examples: {train_examples} needs a generator source, but the examples "
-                            f"come from {source}; set it to 0 (every row of the file is used)")
         examples, counts["blank_lines"] = read_labelled_jsonl(source, schema)
         examples, counts["duplicates_removed"] = deduplicate(examples)
         assignment = split_groups((e.group for e in examples), val_fraction, test_fraction, seed)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jsontune import data as data_mod
-from jsontune.config import Params
+from jsontune.config import Params, ParamsError
 from jsontune.launch import is_main_process, share_from_main
 from jsontune.tasks import Task, load_task
 
@@ -187,7 +187,9 @@ def run_dpo(params: Params, root: Path) -> dict[str, Any]:
         build_pairs(rows, task.schema, p.hard_negatives_per_prompt, p.seed, on_policy,
                     confusable=task.confusable) if is_main_process() else None)
     if not pairs:
-        raise ValueError("no DPO pairs: raise dpo.hard_negatives_per_prompt or enable dpo.on_policy")
+        raise ParamsError(f"no DPO pairs from {len(rows)} prompts (dpo.n_prompts): dpo.hard_negatives_per_prompt is "
+                          f"{p.hard_negatives_per_prompt} and no on-policy sample missed; raise "
+                          "dpo.hard_negatives_per_prompt")
     set_seed(p.seed)
     ckpt = checkpoints.run_dir(root / CHECKPOINTS, "dpo", p, params.model, _model_files(params), sft_adapter, pairs)
     result = train_dpo(load_base_model(training_base(params.model, p)), tok, pairs, p, params.model, sft_adapter,
@@ -249,7 +251,7 @@ def choose_adapter(choice: str, val: dict[str, Any]) -> str:
     if choice != "best":
         return choice
     if not val:
-        raise ValueError("merge.adapter is 'best' but there is no validation split (dataset.val_fraction = 0)")
+        raise ParamsError("merge.adapter is 'best' but there is no validation split (dataset.val_fraction = 0)")
 
     def key(stage: str) -> tuple[float, float]:
         return val[stage]["exact_match"], val[stage]["schema_validity"]
@@ -260,7 +262,7 @@ def choose_adapter(choice: str, val: dict[str, Any]) -> str:
 def run_merge(params: Params, root: Path) -> dict[str, Any]:
     """Merge the chosen adapter into full-precision weights and check it answers like the adapter."""
     from jsontune.generation import generate, run_generation
-    from jsontune.models import load_for_inference, merge_adapter
+    from jsontune.models import ModelError, load_for_inference, merge_adapter
 
     tok, task = _tokenizer_and_task(params)
     schema, extra = task.schema, _extra_sets(params, root, task)
@@ -286,6 +288,6 @@ def run_merge(params: Params, root: Path) -> dict[str, Any]:
     result = {"adapter": chosen, "agreement": round(agreement, 4), **metrics}
     _write_json(root / STAGE_METRICS.format(stage="merged"), result)
     if agreement < params.merge.min_agreement:
-        raise RuntimeError(f"merged model agrees with the {chosen} adapter on only {agreement:.1%} of the test "
+        raise ModelError(f"merged model agrees with the {chosen} adapter on only {agreement:.1%} of the test "
                            f"split (merge.min_agreement = {params.merge.min_agreement:.0%})")
     return result

@@ -12,8 +12,8 @@ that ``bench/`` measured on the embedded model (SFT 2.45 GB, DPO 6.6 GB, fp32, 2
     DPO log-probs over the vocabulary           2 (policy, reference) x sequences x max_length x vocab x 4 bytes
 
 where ``sequences`` is the per-device batch (DPO: two per pair). It reads the model's ``config.json``
-when the model is a local directory; for a hub id that is not downloaded yet it cannot know the size and
-says so instead of guessing.
+when the model is a local directory; for a hub id that is not downloaded yet it cannot know the size, and
+``check-params`` says that it did not check instead of guessing.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jsontune.config import DpoParams, LoraParams, ModelParams, SftParams
+from jsontune.config import DpoParams, LoraParams, ModelParams, ParamsError, SftParams
 
 # Keys that TRL needs for conversational prompt/completion and preference data.
 SFT_COLUMNS = ("prompt", "completion")
@@ -91,7 +91,7 @@ def bf16_on_cpu(bf16: bool) -> bool:
     if is_torch_bf16_gpu_available():
         return False
     if torch.cuda.is_available():
-        raise ValueError(f"bf16: true, but the GPU ({torch.cuda.get_device_name()}) has no bf16 support; "
+        raise ParamsError(f"bf16: true, but the GPU ({torch.cuda.get_device_name()}) has no bf16 support; "
                          "set sft.bf16 and dpo.bf16 to false in params.yaml (and model.dtype: float32)")
     if not native_bf16():
         print("warning: bf16 on a CPU without native bf16 instructions (AVX512-BF16/AMX) is emulated and "

@@ -1,4 +1,4 @@
-"""Evaluate the SFT and DPO adapters and write the side-by-side report.
+"""Evaluate the SFT and DPO adapters on test and the external sets, and on val to pick the one to merge.
 
     dvc repro eval           # or: python stages/eval.py [--params params.yaml] [--root .]
 """

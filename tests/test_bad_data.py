@@ -123,7 +123,7 @@ def test_duplicates_are_removed_counted_in_the_data_card_and_listed(tmp_path: Pa
     source = tmp_path / "rows.jsonl"
     shutil.copy(BAD / "duplicate-rows.jsonl", source)
     params = Params()
-    params.dataset.source = str(source)
+    params.dataset.source, params.dataset.train_examples = str(source), 0
     with caplog.at_level(logging.WARNING, logger="jsontune.data"):
         card = run_dataset(params, tmp_path)
     assert card["duplicates_removed"] == 3
@@ -142,7 +142,8 @@ def test_duplicates_are_removed_counted_in_the_data_card_and_listed(tmp_path: Pa
 
 def test_conflicting_labels_fail_the_dataset_stage_naming_both_lines(tmp_path: Path, capsys) -> None:
     source = BAD / "conflicting-labels.jsonl"
-    (tmp_path / "params.yaml").write_text(f"dataset:\n  source: {source}\ntask:\n  name: support_ticket\n")
+    (tmp_path / "params.yaml").write_text(f"dataset:\n  source: {source}\n  train_examples: 0\n"
+                                          "task:\n  name: support_ticket\n")
     with pytest.raises(SystemExit) as info:
         stage_main(run_dataset, ["--params", str(tmp_path / "params.yaml"), "--root", str(tmp_path)])
     assert info.value.code == 2

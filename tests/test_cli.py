@@ -51,6 +51,16 @@ def test_check_params_defaults_to_params_yaml(capsys, monkeypatch):
     assert capsys.readouterr().out == "params.yaml: ok\n"
 
 
+def test_check_params_says_when_it_cannot_check_memory(capsys):
+    """A hub model that is not downloaded has no config.json to size it: ok, but not silently."""
+    preset = REPO / "presets" / "qwen2.5-1.5b-qlora.yaml"
+    assert main(["check-params", str(preset)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{preset}: ok\n"
+    assert err == (f"{preset}: memory not checked: Qwen/Qwen2.5-1.5B-Instruct has no local config.json (a hub "
+                   "model not downloaded yet), so its size is unknown\n")
+
+
 def test_check_params_bad_file(capsys, bad_params):
     assert main(["check-params", str(bad_params)]) == 2
     out, err = capsys.readouterr()
@@ -160,6 +170,20 @@ def test_stage_main_data_error_exit_2(capsys, tmp_path):
     out, err = capsys.readouterr()
     assert out == ""
     assert err == "error: rows.jsonl:3: text: missing\n"
+
+
+def test_stage_main_model_error_exit_2(capsys, tmp_path):
+    """E.g. the merge stage's agreement check: a known failure, one line, no traceback."""
+    from jsontune.models import ModelError
+
+    def run(params: Params, root: Path) -> None:
+        raise ModelError("merged model agrees with the dpo adapter on only 97.0% of the test split")
+
+    with pytest.raises(SystemExit) as info:
+        stage_main(run, ["--params", str(PARAMS), "--root", str(tmp_path)])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == ("error: merged model agrees with the dpo adapter on only 97.0% of the "
+                                       "test split\n")
 
 
 def test_stage_main_other_errors_propagate(tmp_path):

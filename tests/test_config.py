@@ -103,6 +103,13 @@ def test_repo_params_set_every_field_and_nothing_else():
     assert yaml_key_paths(repo_data()) == field_paths(Params)
 
 
+def test_field_defaults_are_the_repo_params():
+    """A params file that leaves keys out must get the committed recipe, not older built-in values."""
+    assert to_dict(Params()) == repo_data()
+    partial = params_from_dict({"sft": {"learning_rate": 0.002}})
+    assert partial.sft.learning_rate == 0.002 and partial.dpo == load_params(PARAMS).dpo
+
+
 def test_repo_params_round_trip():
     params = load_params(PARAMS)
     again = params_from_dict(to_dict(params))
@@ -232,18 +239,24 @@ def test_fractions_must_leave_training_data(tmp_path):
                               f"train on")
 
 
-def test_train_examples_with_a_file_source_fails_before_any_stage(tmp_path):
-    """The default draws 1400 train rows from a generator; a JSONL source must say 0, and check-params says so."""
+def test_best_adapter_without_a_validation_split_fails_before_any_stage(tmp_path):
+    path = write_with(tmp_path, "dataset.val_fraction", 0.0)
+    assert error_of(path) == (f"{path}: merge.adapter: best picks the adapter on the validation split, but "
+                              "dataset.val_fraction is 0; set a val_fraction or merge.adapter: dpo | sft")
     data = repo_data()
-    data["dataset"]["source"] = "my.jsonl"
+    data["dataset"]["val_fraction"], data["merge"]["adapter"] = 0.0, "dpo"
+    assert params_from_dict(data).merge.adapter == "dpo"
+
+
+def test_dpo_without_any_source_of_pairs_fails_before_any_stage(tmp_path):
+    data = repo_data()
+    data["dpo"]["hard_negatives_per_prompt"], data["dpo"]["on_policy"] = 0, False
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    assert error_of(path) == (f"{path}: dataset.train_examples: {data['dataset']['train_examples']} needs a generator "
-                              "source, but dataset.source is the file 'my.jsonl'; set it to 0 (every row of the "
-                              "file is used)")
-    data["dataset"]["train_examples"] = 0
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    assert load_params(path).dataset.source == "my.jsonl"
+    assert error_of(path) == (f"{path}: dpo.hard_negatives_per_prompt is 0 and dpo.on_policy is false: DPO "
+                              "would have no preference pairs; raise one or enable the other")
+    data["dpo"]["on_policy"] = True
+    assert params_from_dict(data).dpo.hard_negatives_per_prompt == 0
 
 
 def test_bad_literal_lists_allowed_values(tmp_path):

@@ -135,6 +135,23 @@ def test_check_params_validates_the_task(tmp_path, capsys):
     assert main(["check-params", str(params)]) == 0
 
 
+def test_check_params_rejects_train_examples_for_file_sources(tmp_path, capsys):
+    """The default draws 1400 train rows from a generator: a task's data.jsonl or a JSONL file must say 0,
+    and `make train` must say so in its first step, not after the dataset stage starts."""
+    folder = make_task(tmp_path, {"schema.json": json.dumps(SCHEMA), "data.jsonl": ROW + "\n"})
+    params = tmp_path / "params.yaml"
+    params.write_text(f"task:\n  name: {folder}\ndataset:\n  source: task\n")
+    assert main(["check-params", str(params)]) == 2
+    assert capsys.readouterr().err == (f"error: dataset.train_examples: 1400 needs a generator source, but the "
+                                       f"examples come from {folder / 'data.jsonl'}; set it to 0 (every row of "
+                                       "the file is used)\n")
+    params.write_text(f"task:\n  name: {folder}\ndataset:\n  source: {folder / 'data.jsonl'}\n")
+    assert main(["check-params", str(params)]) == 2
+    assert "needs a generator source" in capsys.readouterr().err
+    params.write_text(f"task:\n  name: {folder}\ndataset:\n  source: task\n  train_examples: 0\n")
+    assert main(["check-params", str(params)]) == 0
+
+
 # ---------------------------------------------------------------- the user_profile generator
 
 

@@ -13,7 +13,7 @@ import torch
 from jsontune.config import DpoParams, ModelParams, Params, SftParams
 from jsontune.data import Example, to_chat_row
 from jsontune.schema import canonical_json
-from jsontune.training import dpo_config, lora_config, sft_config, sft_trainer, train_sft
+from jsontune.training import dpo_config, lora_config, native_bf16, sft_config, sft_trainer, train_sft
 
 ROWS = [
     ("Where is my order A12345? It was due on 12/03.", {"intent": "ORDER_STATUS", "urgency": "MEDIUM",
@@ -34,6 +34,7 @@ def tiny_params(model_dir: Path, **sft: object) -> Params:
     params = Params(model=ModelParams(name=str(model_dir)))
     params.sft.batch_size = 2
     params.sft.max_length = 128
+    params.sft.bf16 = False  # the same losses on every CPU; bf16 has tests of its own
     for key, value in sft.items():
         setattr(params.sft, key, value)
     return params
@@ -55,7 +56,8 @@ def test_only_the_json_answer_and_end_of_turn_are_trained(tiny_model: Path, sche
 
 # Losses of the first steps on the tiny model (seed 0 init, sft.seed 13). Regenerate deliberately if a
 # change to masking, data formatting or the optimiser is intended: pytest -k loss_regression -s
-EXPECTED_LOSSES = [10.791, 10.778, 10.697, 10.693]
+# (regenerated when the dataclass defaults became params.yaml's: all-linear LoRA, no dropout, eager).
+EXPECTED_LOSSES = [10.791, 10.735, 10.674, 10.664]
 
 
 def test_loss_regression(tiny_model: Path, schema: dict, tmp_path: Path) -> None:
@@ -92,12 +94,12 @@ def test_nf4_qlora_steps_run_on_cpu(tiny_model: Path, schema: dict, tmp_path: Pa
 def test_config_objects_follow_params() -> None:
     params = Params()
     lora = lora_config(params.sft.lora)
-    assert (lora.r, lora.lora_alpha, lora.lora_dropout) == (16, 32, 0.05)
-    assert set(lora.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout) == (16, 32, 0.0)
+    assert lora.target_modules == "all-linear"
     sft = sft_config(params.sft, "out", params.model)
     assert sft.completion_only_loss is True
-    assert sft.bf16 is False and sft.activation_checkpointing is False
-    assert sft.learning_rate == params.sft.learning_rate and sft.per_device_train_batch_size == 8
+    assert sft.bf16 is native_bf16() and sft.activation_checkpointing is False  # bf16: auto
+    assert sft.learning_rate == params.sft.learning_rate and sft.per_device_train_batch_size == 4
     params.dpo.sft_weight = 0.5
     dpo = dpo_config(params.dpo, "out", params.model)
     assert dpo.beta == params.dpo.beta
