@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from jsontune.cli import main, stage_main
-from jsontune.config import Params
+from jsontune.config import Params, ParamsError
 from jsontune.data import DataError
 from jsontune.predict import read_texts
 
@@ -160,30 +160,28 @@ def test_stage_main_bad_params_exit_2(capsys, bad_params, tmp_path):
                                        f"did you mean 'batch_size'?\n")
 
 
-def test_stage_main_data_error_exit_2(capsys, tmp_path):
+def _known_failure(kind: str) -> Exception:
+    from jsontune.models import ModelError
+
+    return {"data": DataError("rows.jsonl:3: text: missing"),
+            # the merge stage's agreement check
+            "model": ModelError("merged model agrees with the dpo adapter on only 97.0% of the test split"),
+            "params": ParamsError("no DPO pairs from 32 prompts (dpo.n_prompts)")}[kind]
+
+
+@pytest.mark.parametrize("kind", ["data", "model", "params"])
+def test_stage_main_known_failures_exit_2_with_one_line(capsys, tmp_path, kind):
+    error = _known_failure(kind)
+
     def run(params: Params, root: Path) -> None:
-        raise DataError("rows.jsonl:3: text: missing")
+        raise error
 
     with pytest.raises(SystemExit) as info:
         stage_main(run, ["--params", str(PARAMS), "--root", str(tmp_path)])
     assert info.value.code == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == "error: rows.jsonl:3: text: missing\n"
-
-
-def test_stage_main_model_error_exit_2(capsys, tmp_path):
-    """E.g. the merge stage's agreement check: a known failure, one line, no traceback."""
-    from jsontune.models import ModelError
-
-    def run(params: Params, root: Path) -> None:
-        raise ModelError("merged model agrees with the dpo adapter on only 97.0% of the test split")
-
-    with pytest.raises(SystemExit) as info:
-        stage_main(run, ["--params", str(PARAMS), "--root", str(tmp_path)])
-    assert info.value.code == 2
-    assert capsys.readouterr().err == ("error: merged model agrees with the dpo adapter on only 97.0% of the "
-                                       "test split\n")
+    assert err == f"error: {error}\n"
 
 
 def test_stage_main_other_errors_propagate(tmp_path):
