@@ -319,6 +319,11 @@ def save_adapter(trainer: Any, output_dir: str | Path) -> None:
     state = trainer.accelerator.get_state_dict(trainer.model) if trainer.is_fsdp_enabled else None
     if trainer.is_world_process_zero():
         model = trainer.accelerator.unwrap_model(trainer.model)
+        for config in model.peft_config.values():
+            # ``all-linear`` resolves to a set, written in hash-seed order: sorted, the adapter folder (a DVC
+            # output) hashes the same on every run, and unchanged weights do not rerun the stages after it.
+            if isinstance(config.target_modules, set):
+                config.target_modules = sorted(config.target_modules)
         model.save_pretrained(output_dir, safe_serialization=True, state_dict=state)
     trainer.accelerator.wait_for_everyone()
 

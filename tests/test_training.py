@@ -74,6 +74,11 @@ def test_loss_regression(tiny_model: Path, schema: dict, tmp_path: Path) -> None
     assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
     assert losses[-1] < losses[0]
     assert losses == pytest.approx(EXPECTED_LOSSES, abs=0.02)
+    # all-linear is a set inside PEFT; the saved config must not depend on the interpreter's hash seed.
+    modules = json.loads((tmp_path / "adapter_config.json").read_text())["target_modules"]
+    assert modules == sorted(modules)
+    assert {m.rsplit(".", 1)[-1] for m in modules} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                       "up_proj", "down_proj"}
 
 
 def test_nf4_qlora_steps_run_on_cpu(tiny_model: Path, schema: dict, tmp_path: Path) -> None:
