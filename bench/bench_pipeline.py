@@ -3,7 +3,7 @@ and ``dvc repro`` after changing only ``dpo.beta``, all in a scratch copy of the
 outputs and DVC cache are never touched).
 
     python bench/bench_pipeline.py              # the embedded default: ~20 min on 2 cores (make bench-pipeline)
-    python bench/bench_pipeline.py --tiny       # the bench itself on a tiny random model (seconds; no results)
+    python bench/bench_pipeline.py --tiny       # the bench itself on a tiny random model (~2 min; no results)
     python bench/bench_pipeline.py --set dataset.n_examples=200 ...   # params overrides in the copy
 
 The copy holds the git-tracked files committed into a fresh git repo (DVC and dvclive want one), no
