@@ -84,8 +84,11 @@ def _source(name: str) -> tuple[str, dict[str, Any]]:
             raise ModelError(f"{path}: not a model checkpoint (no config.json)")
         _go_offline()
         return str(path), {"local_files_only": True}
-    if path.is_absolute() or name.startswith((".", "models/")) or name.count("/") != 1:
-        hint = " Run `make model` to build the embedded default." if path == EMBEDDED_DIR else ""
+    # Under the project's own model folders a missing path is a local one, not a hub id to retry for a minute.
+    root = path.parts[0] if path.parts else ""
+    if path.is_absolute() or name.startswith(".") or root in ("models", "runs") or name.count("/") != 1:
+        hint = (" Run `make model` to build the embedded default." if path == EMBEDDED_DIR
+                else " `make train` writes the pipeline's models under runs/." if root == "runs" else "")
         raise ModelError(f"{name}: model directory not found.{hint}")
     return name, {}
 
@@ -120,8 +123,8 @@ def _require_safetensors(src: str) -> None:
 def _hub_error(name: str, exc: Exception) -> ModelError:
     return ModelError(
         f"could not load '{name}' from the Hugging Face hub ({type(exc).__name__}: {' '.join(str(exc).split())}). "
-        "This machine may have no hub access: download the model elsewhere, copy the directory here and set "
-        "model.name to its path (or set HF_TOKEN in the environment for gated models)."
+        "This machine may have no hub access: download the model elsewhere, copy the directory here and point "
+        "model.name (or `jsontune predict --model`) at it (or set HF_TOKEN in the environment for gated models)."
     )
 
 

@@ -289,5 +289,5 @@ def run_merge(params: Params, root: Path) -> dict[str, Any]:
     _write_json(root / STAGE_METRICS.format(stage="merged"), result)
     if agreement < params.merge.min_agreement:
         raise ModelError(f"merged model agrees with the {chosen} adapter on only {agreement:.1%} of the test "
-                           f"split (merge.min_agreement = {params.merge.min_agreement:.0%})")
+                         f"split (merge.min_agreement = {params.merge.min_agreement:.0%})")
     return result

@@ -92,7 +92,7 @@ def bf16_on_cpu(bf16: bool) -> bool:
         return False
     if torch.cuda.is_available():
         raise ParamsError(f"bf16: true, but the GPU ({torch.cuda.get_device_name()}) has no bf16 support; "
-                         "set sft.bf16 and dpo.bf16 to false in params.yaml (and model.dtype: float32)")
+                          "set sft.bf16 and dpo.bf16 to false in params.yaml (and model.dtype: float32)")
     if not native_bf16():
         print("warning: bf16 on a CPU without native bf16 instructions (AVX512-BF16/AMX) is emulated and "
               "much slower than float32; set bf16: auto (or false) in params.yaml", file=sys.stderr)

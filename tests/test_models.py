@@ -17,6 +17,14 @@ def test_missing_local_model_says_how_to_build_it(tmp_path: Path, monkeypatch: p
         load_tokenizer(ModelParams())
 
 
+@pytest.mark.parametrize("name", ["runs/merged", "runs/dpo/adapter"])
+def test_missing_pipeline_output_is_a_local_path_not_a_hub_id(name: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match=rf"{name}: model directory not found\. `make train` writes"):
+        load_tokenizer(ModelParams(name=name))
+
+
 def test_directory_without_config_is_not_a_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not a model checkpoint"):
         load_tokenizer(ModelParams(name=str(tmp_path)))
