@@ -177,5 +177,6 @@ def test_unreachable_hub_model_fails_the_stage_with_one_clear_message(tmp_path: 
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: could not load 'jsontune-test/no-such-model' from the Hugging Face hub (")
-    assert "copy the directory here and set model.name to its path" in err and "HF_TOKEN" in err
+    assert "copy the directory here and point model.name (or `jsontune predict --model`) at it" in err
+    assert "HF_TOKEN" in err
     assert "Traceback" not in err and err.count("\n") == 1
