@@ -102,8 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     pred.add_argument("--adapter", help="a LoRA adapter directory to apply on top of --model")
     pred.add_argument("--input", required=True, help="JSONL with a 'text' field per line, or - for stdin")
     pred.add_argument("--output", default="-", help="JSONL to write (default: stdout)")
-    pred.add_argument("--params", default=str(DEFAULT_PARAMS),
-                      help="params file for the schema and system prompt (default: params.yaml)")
+    pred.add_argument("--params", default=None,
+                      help="params file for generation settings, and for the task unless the model carries "
+                           "its own (jsontune_task.json, written by the merge stage) (default: params.yaml)")
     pred.add_argument("--batch-size", type=int, default=None)
     pred.add_argument("--decoding", choices=("free", "constrained"), default="free",
                       help="constrained: only tokens that keep the answer valid under the task's schema (xgrammar)")

@@ -11,7 +11,7 @@ from typing import Any
 from jsontune import data as data_mod
 from jsontune.config import Params, ParamsError
 from jsontune.launch import is_main_process, share_from_main
-from jsontune.tasks import Task, load_task
+from jsontune.tasks import Task, load_task, save_model_task
 
 SPLIT_FILE = "data/{split}.jsonl"
 DATA_CARD = "metrics/data.json"
@@ -281,6 +281,7 @@ def run_merge(params: Params, root: Path) -> dict[str, Any]:
                              max_new_tokens=gen.max_new_tokens, desc="adapter (full precision)")
         del fp
     merged = merge_adapter(params.model, adapter, root / MERGED_DIR, tok)
+    save_model_task(task, gen.max_new_tokens, root / MERGED_DIR)
     free = run_generation(merged, tok, [r["prompt"] for r in rows], batch_size=gen.batch_size,
                           max_new_tokens=gen.max_new_tokens, desc="merged on test (free)")
     agreement = sum(a == b for a, b in zip(free.texts, reference, strict=True)) / len(rows)

@@ -31,12 +31,17 @@ def load_schema(path: str | Path) -> dict[str, Any]:
         raise SchemaFileError(f"{path}: schema file not found") from None
     except json.JSONDecodeError as exc:
         raise SchemaFileError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    return checked_schema(schema, str(path))
+
+
+def checked_schema(schema: Any, where: str) -> dict[str, Any]:
+    """``schema`` if it is a valid JSON Schema for an object with ``properties``; errors name ``where``."""
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        raise SchemaFileError(f"{path}: not a valid JSON Schema: {exc.message}") from None
+        raise SchemaFileError(f"{where}: not a valid JSON Schema: {exc.message}") from None
     if not isinstance(schema, dict) or schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
-        raise SchemaFileError(f"{path}: the schema must describe an object with 'properties'")
+        raise SchemaFileError(f"{where}: the schema must describe an object with 'properties'")
     return schema
 
 

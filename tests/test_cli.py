@@ -15,7 +15,8 @@ import yaml
 from jsontune.cli import main, stage_main
 from jsontune.config import Params, ParamsError
 from jsontune.data import DataError
-from jsontune.predict import read_texts
+from jsontune.predict import prediction_setup, read_texts
+from jsontune.tasks import load_task, save_model_task
 
 REPO = Path(__file__).resolve().parent.parent
 PARAMS = REPO / "params.yaml"
@@ -232,3 +233,42 @@ def test_read_texts_uses_the_given_name():
     with pytest.raises(DataError) as info:
         read_texts(io.StringIO("{}\n"), "data/new.jsonl")
     assert str(info.value) == "1 invalid rows:\ndata/new.jsonl:1: text: missing or not a non-empty string"
+
+
+# ---------------------------------------------------------------- which task predict uses
+
+
+def test_predict_uses_the_task_saved_with_the_model(tmp_path, monkeypatch, capsys):
+    """A merged checkpoint answers with the prompt it was trained on, even after params.yaml moved on."""
+    model = tmp_path / "merged"
+    model.mkdir()
+    profile = load_task("user_profile")
+    save_model_task(profile, 96, model)
+    monkeypatch.chdir(REPO)  # params.yaml selects support_ticket
+    params, schema, prompt = prediction_setup(str(model), None)
+    assert (schema, prompt) == (profile.schema, profile.system_prompt)
+    assert params.generation.max_new_tokens == 48  # generation settings still come from the params file
+    assert "was trained for task 'user_profile'" in capsys.readouterr().err
+
+
+def test_predict_without_a_params_file(tmp_path, monkeypatch, capsys):
+    """A copied checkpoint runs anywhere: no params.yaml, the saved task and max_new_tokens."""
+    model = tmp_path / "merged"
+    model.mkdir()
+    ticket = load_task("support_ticket")
+    save_model_task(ticket, 40, model)
+    monkeypatch.chdir(tmp_path)
+    params, schema, prompt = prediction_setup(str(model), None)
+    assert (schema, prompt, params.generation.max_new_tokens) == (ticket.schema, ticket.system_prompt, 40)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(ParamsError, match="other.yaml: params file not found"):
+        prediction_setup(str(model), "other.yaml")  # a named params file must exist
+
+
+def test_predict_without_a_saved_task_reads_the_params(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParamsError, match="params.yaml: params file not found"):
+        prediction_setup(str(tmp_path), None)
+    monkeypatch.chdir(REPO)
+    _, schema, prompt = prediction_setup(str(tmp_path), None)
+    assert (schema, prompt) == (load_task("support_ticket").schema, load_task("support_ticket").system_prompt)

@@ -135,3 +135,13 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_model(tmp_path: Path, tiny_model: 
     bad = subprocess.run([jsontune, "predict", "--model", "runs/merged", "--input", "-"], cwd=tmp_path, env=env,
                          input='{"txt": "x"}\n', capture_output=True, text=True)
     assert bad.returncode == 2 and "<stdin>:1: text: missing" in bad.stderr
+
+    # The merged checkpoint carries its task: a copy answers the same with no params.yaml around.
+    saved = json.loads((tmp_path / "runs/merged/jsontune_task.json").read_text())
+    first = json.loads((tmp_path / "data/test.jsonl").read_text().splitlines()[0])
+    assert saved["system_prompt"] == first["prompt"][0]["content"] and saved["task"] == "support_ticket"
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path / "runs/merged", elsewhere / "model")
+    subprocess.run([jsontune, "predict", "--model", "model", "--input", str(messages), "--output", "out.jsonl"],
+                   cwd=elsewhere, env=env, check=True, capture_output=True)
+    assert (elsewhere / "out.jsonl").read_text() == (tmp_path / "out.jsonl").read_text()

@@ -12,7 +12,15 @@ import pytest
 from jsontune.cli import main
 from jsontune.data import build_splits, near_duplicate_key
 from jsontune.schema import SchemaFileError, field_names, is_valid
-from jsontune.tasks import TaskError, built_in_tasks, default_prompt, load_task
+from jsontune.tasks import (
+    MODEL_TASK_FILE,
+    TaskError,
+    built_in_tasks,
+    default_prompt,
+    load_model_task,
+    load_task,
+    save_model_task,
+)
 from jsontune.tasks.user_profile import generator as up
 
 REPO = Path(__file__).resolve().parent.parent
@@ -226,3 +234,37 @@ def test_extra_sets_follow_the_task_folder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="same name 'handwritten'"):
         extra_set_paths(params, tmp_path, ticket)
     assert extra_set_paths(params, tmp_path, profile) == [tmp_path / "data/extra/handwritten.jsonl"]
+
+
+# ---------------------------------------------------------------- the task saved with a merged checkpoint
+
+
+def test_model_task_round_trip(tmp_path: Path) -> None:
+    task = load_task("user_profile", "Custom prompt.")
+    path = save_model_task(task, 96, tmp_path)
+    assert path == tmp_path / MODEL_TASK_FILE
+    saved = load_model_task(tmp_path)
+    assert saved is not None
+    assert (saved.name, saved.system_prompt, saved.schema, saved.max_new_tokens) == (
+        "user_profile", "Custom prompt.", task.schema, 96)
+    assert load_model_task(tmp_path / "nowhere") is None
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{", r"jsontune_task.json:1: not valid JSON"),
+    ("[]", r"jsontune_task.json: expected an object with the keys task, system_prompt, max_new_tokens, schema"),
+    ('{"task": "t", "system_prompt": " ", "max_new_tokens": 8, "schema": {}}',
+     r"jsontune_task.json: system_prompt: expected a non-empty str, got ' '"),
+    ('{"task": "t", "system_prompt": "p", "max_new_tokens": true, "schema": {}}',
+     r"jsontune_task.json: max_new_tokens: expected a non-empty int, got True"),
+    ('{"task": "t", "system_prompt": "p", "max_new_tokens": 0, "schema": {}}',
+     r"jsontune_task.json: max_new_tokens: must be at least 1, got 0"),
+    ('{"task": "t", "system_prompt": "p", "max_new_tokens": 8, "schema": {"type": "object"}}',
+     r"jsontune_task.json: schema: the schema must describe an object with 'properties'"),
+    ('{"task": "t", "system_prompt": "p", "max_new_tokens": 8, "schema": {"type": 3, "properties": {}}}',
+     r"jsontune_task.json: schema: not a valid JSON Schema"),
+])
+def test_bad_model_task_names_the_file(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / MODEL_TASK_FILE).write_text(content, encoding="utf-8")
+    with pytest.raises(TaskError, match=re.escape(str(tmp_path)) + re.escape("/") + message):
+        load_model_task(tmp_path)

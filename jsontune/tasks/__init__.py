@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from jsontune.schema import TASKS_DIR, field_names, load_schema
+from jsontune.schema import TASKS_DIR, SchemaFileError, checked_schema, field_names, load_schema
 
 SCHEMA_FILE = "schema.json"
 PROMPT_FILE = "system_prompt.txt"
@@ -30,6 +30,7 @@ DATA_FILE = "data.jsonl"
 GENERATOR_FILE = "generator.py"
 RULES_FILE = "negatives.json"
 EXTRA_DIR = "extra"
+MODEL_TASK_FILE = "jsontune_task.json"
 _BUILT_IN_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _MAX_PROMPT_CHARS = 20_000
 
@@ -172,3 +173,52 @@ def load_task(name: str, system_prompt: str = "") -> Task:
                 data_path=data_path if data_path.is_file() else None, generator=generator,
                 confusable=_load_rules(folder / RULES_FILE, schema),
                 extra_sets=tuple(sorted((folder / EXTRA_DIR).glob("*.jsonl"))))
+
+
+@dataclass(frozen=True)
+class ModelTask:
+    """The task a merged checkpoint was trained for, as saved beside its weights."""
+
+    name: str
+    system_prompt: str
+    schema: dict[str, Any]
+    max_new_tokens: int
+
+
+def save_model_task(task: Task, max_new_tokens: int, model_dir: str | Path) -> Path:
+    """Write the task next to a checkpoint. The system prompt and schema are part of the model's
+    contract: a copy of the directory, or ``jsontune predict`` after ``params.yaml`` changed, must
+    prompt and validate exactly as training did."""
+    path = Path(model_dir) / MODEL_TASK_FILE
+    card = {"task": task.name, "system_prompt": task.system_prompt, "max_new_tokens": max_new_tokens,
+            "schema": task.schema}
+    path.write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def load_model_task(model_dir: str | Path) -> ModelTask | None:
+    """The task saved with a checkpoint (``None`` when it has none, e.g. a base model)."""
+    path = Path(model_dir) / MODEL_TASK_FILE
+    if not path.is_file():
+        return None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise TaskError(f"{path}: not valid UTF-8 at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise TaskError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    expected = {"task": str, "system_prompt": str, "max_new_tokens": int, "schema": dict}
+    if not isinstance(card, dict):
+        raise TaskError(f"{path}: expected an object with the keys {', '.join(expected)}")
+    for key, kind in expected.items():
+        value = card.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is str and not value.strip()):
+            raise TaskError(f"{path}: {key}: expected a non-empty {kind.__name__}, got {value!r}"[:300])
+    if card["max_new_tokens"] < 1:
+        raise TaskError(f"{path}: max_new_tokens: must be at least 1, got {card['max_new_tokens']}")
+    try:
+        schema = checked_schema(card["schema"], f"{path}: schema")
+    except SchemaFileError as exc:
+        raise TaskError(str(exc)) from None
+    return ModelTask(name=card["task"], system_prompt=card["system_prompt"], schema=schema,
+                     max_new_tokens=card["max_new_tokens"])
