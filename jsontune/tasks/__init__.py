@@ -207,15 +207,17 @@ def load_model_task(model_dir: str | Path) -> ModelTask | None:
         raise TaskError(f"{path}: not valid UTF-8 at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise TaskError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    expected = {"task": str, "system_prompt": str, "max_new_tokens": int, "schema": dict}
+    checks = {
+        "task": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip())),
+        "system_prompt": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip())),
+        "max_new_tokens": ("a positive integer", lambda v: type(v) is int and v > 0),
+        "schema": ("an object", lambda v: isinstance(v, dict)),
+    }
     if not isinstance(card, dict):
-        raise TaskError(f"{path}: expected an object with the keys {', '.join(expected)}")
-    for key, kind in expected.items():
-        value = card.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool) or (kind is str and not value.strip()):
-            raise TaskError(f"{path}: {key}: expected a non-empty {kind.__name__}, got {value!r}"[:300])
-    if card["max_new_tokens"] < 1:
-        raise TaskError(f"{path}: max_new_tokens: must be at least 1, got {card['max_new_tokens']}")
+        raise TaskError(f"{path}: expected an object with the keys {', '.join(checks)}")
+    for key, (what, ok) in checks.items():
+        if not ok(card.get(key)):
+            raise TaskError(f"{path}: {key}: expected {what}, got {card.get(key)!r}"[:300])
     try:
         schema = checked_schema(card["schema"], f"{path}: schema")
     except SchemaFileError as exc:
