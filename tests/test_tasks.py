@@ -120,6 +120,10 @@ def test_bad_optional_files(tmp_path):
                                        "two values of one enum in the schema")
     (folder / "negatives.json").write_text('{"confused": []}')
     assert "single key 'confusable'" in task_error(str(folder))
+    (folder / "negatives.json").write_bytes(b'{"confusable": ["\xff"]}')
+    assert task_error(str(folder)) == f"{folder / 'negatives.json'}: not valid UTF-8 at byte 17"
+    (folder / "negatives.json").write_text('{"confusable": [}')
+    assert task_error(str(folder)) == f"{folder / 'negatives.json'}:1: not valid JSON: Expecting value"
     (folder / "negatives.json").unlink()
     (folder / "generator.py").write_text("def generate(n, seed, template_ids=None):\n    return []\n")
     assert task_error(str(folder)) == (f"{folder / 'generator.py'}: a task generator must define templates() "
@@ -252,6 +256,7 @@ def test_model_task_round_trip(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "message"), [
     ("{", r"jsontune_task.json:1: not valid JSON"),
+    (b"{\"task\": \"\xe9\"}", r"jsontune_task.json: not valid UTF-8 at byte 10"),
     ("[]", r"jsontune_task.json: expected an object with the keys task, system_prompt, max_new_tokens, schema"),
     ('{"task": "t", "system_prompt": " ", "max_new_tokens": 8, "schema": {}}',
      r"jsontune_task.json: system_prompt: expected a non-empty string, got ' '"),
@@ -266,7 +271,8 @@ def test_model_task_round_trip(tmp_path: Path) -> None:
     ('{"task": "t", "system_prompt": "p", "max_new_tokens": 8, "schema": {"type": 3, "properties": {}}}',
      r"jsontune_task.json: schema: not a valid JSON Schema"),
 ])
-def test_bad_model_task_names_the_file(tmp_path: Path, content: str, message: str) -> None:
-    (tmp_path / MODEL_TASK_FILE).write_text(content, encoding="utf-8")
+def test_bad_model_task_names_the_file(tmp_path: Path, content: str | bytes, message: str) -> None:
+    path = tmp_path / MODEL_TASK_FILE
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     with pytest.raises(TaskError, match=re.escape(str(tmp_path)) + re.escape("/") + message):
         load_model_task(tmp_path)

@@ -118,14 +118,21 @@ def _load_generator(folder: Path, built_in: bool) -> ModuleType | None:
     return module
 
 
+def _read_json(path: Path) -> Any:
+    """A task JSON file's content; bytes that are not UTF-8 and bad JSON are errors naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise TaskError(f"{path}: not valid UTF-8 at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise TaskError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+
+
 def _load_rules(path: Path, schema: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     """``{"confusable": [[a, b], ...]}``: each pair must be two values of one enum field of the schema."""
     if not path.is_file():
         return {}
-    try:
-        rules = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise TaskError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    rules = _read_json(path)
     if not isinstance(rules, dict) or set(rules) - {"confusable"}:
         raise TaskError(f"{path}: expected an object with the single key 'confusable'")
     pairs = rules.get("confusable", [])
@@ -201,12 +208,7 @@ def load_model_task(model_dir: str | Path) -> ModelTask | None:
     path = Path(model_dir) / MODEL_TASK_FILE
     if not path.is_file():
         return None
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise TaskError(f"{path}: not valid UTF-8 at byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise TaskError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    card = _read_json(path)
     checks = {
         "task": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip())),
         "system_prompt": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip())),
