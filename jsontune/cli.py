@@ -79,7 +79,8 @@ def _predict(args: argparse.Namespace) -> int:
 
     n = predict_file(args.model, args.input, args.output, params_file=args.params, adapter=args.adapter,
                      batch_size=args.batch_size, decoding=args.decoding)
-    print(f"wrote {n} predictions to {args.output}", file=sys.stderr)
+    where = "stdout" if args.output == "-" else args.output
+    print(f"wrote {n} prediction{'' if n == 1 else 's'} to {where}", file=sys.stderr)
     return 0
 
 

@@ -123,10 +123,16 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_model(tmp_path: Path, tiny_model: 
     messages = tmp_path / "messages.jsonl"
     messages.write_text('{"text": "where is order A12345?", "id": 7}\n\n{"text": "cancel it please"}\n')
     jsontune = str(Path(sys.executable).parent / "jsontune")
-    subprocess.run([jsontune, "predict", "--model", "runs/merged", "--input", str(messages), "--output", "out.jsonl"],
-                   cwd=tmp_path, env=env, check=True, capture_output=True)
+    done = subprocess.run([jsontune, "predict", "--model", "runs/merged", "--input", str(messages), "--output",
+                           "out.jsonl"], cwd=tmp_path, env=env, check=True, capture_output=True, text=True)
+    assert "wrote 2 predictions to out.jsonl" in done.stderr
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["text"] for r in rows] == ["where is order A12345?", "cancel it please"] and rows[0]["id"] == 7
+    piped = subprocess.run([jsontune, "predict", "--model", "runs/merged", "--input", "-", "--output", "-"],
+                           cwd=tmp_path, env=env, check=True, capture_output=True, text=True,
+                           input='{"text": "where is order A12345?", "id": 7}\n')
+    assert [json.loads(line) for line in piped.stdout.splitlines()] == rows[:1]
+    assert "wrote 1 prediction to stdout" in piped.stderr
     assert all({"output", "raw", "json_valid", "schema_valid"} <= set(r) for r in rows)
     subprocess.run([jsontune, "predict", "--model", "runs/merged", "--input", str(messages), "--output", "c.jsonl",
                     "--decoding", "constrained"], cwd=tmp_path, env=env, check=True, capture_output=True)
