@@ -33,6 +33,7 @@ p.sft.seed, p.sft.save_steps = args.seed, 0
 set_seed(p.sft.seed)
 tok = load_tokenizer(p.model)
 val, test = read_jsonl("data/val.jsonl"), read_jsonl("data/test.jsonl")
+schema = load_task(p.task.name).schema
 snapshots: dict[int, dict[str, torch.Tensor]] = {}
 
 
@@ -56,7 +57,7 @@ steps = sorted(snapshots, reverse=True)
 for n in range(1, len(steps) + 1, 2):
     kept = steps[:n]
     set_peft_model_state_dict(model, {k: sum(snapshots[s][k] for s in kept) / n for k in snapshots[steps[0]]})
-    preds, m = evaluate_rows(model, tok, val + test, load_task(p.task.name).schema, p.generation)
+    preds, m = evaluate_rows(model, tok, val + test, schema, p.generation)
     exact = [r["exact_match"] for r in preds]
     print(f"RESULT seed {args.seed} steps {kept[-1]}-{kept[0]} ({n} snapshots): 300 rows {m['exact_match']:.3f} "
           f"val {sum(exact[:len(val)]) / len(val):.3f} test {sum(exact[len(val):]) / len(test):.3f} "
