@@ -29,7 +29,7 @@ ap.add_argument("--since", type=int, default=350, help="first step snapshotted")
 args = ap.parse_args()
 
 p = load_params("params.yaml")
-p.sft.seed, p.sft.save_steps = args.seed, 0
+p.sft.seed = args.seed  # no checkpoint_dir is passed, so the trainer saves no checkpoints
 set_seed(p.sft.seed)
 tok = load_tokenizer(p.model)
 val, test = read_jsonl("data/val.jsonl"), read_jsonl("data/test.jsonl")
