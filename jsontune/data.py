@@ -255,10 +255,16 @@ def synthetic_splits(generator: Any, schema: dict[str, Any], n: int, val_fractio
                      test_fraction: float, seed: int, train_examples: int = 0) -> dict[str, list[Example]]:
     """Template-disjoint splits: each intent's phrasing templates are divided between the splits,
     so test phrasings are never seen in training. ``train_examples`` (0: what ``n`` leaves) sets the train rows
-    alone: every split draws from its own seed, so val and test do not change with it."""
+    alone: every split draws from its own seed, so val and test do not change with it. A generator's optional
+    ``train_only_templates()`` adds phrasings to the train split only, leaving val and test as they were."""
     assignment: dict[str, str] = {}
     for offset, (_, ids) in enumerate(sorted(generator.templates().items())):
         assignment.update(split_groups(ids, val_fraction, test_fraction, seed + offset))
+    train_only = getattr(generator, "train_only_templates", None)
+    for ids in (train_only() if callable(train_only) else {}).values():
+        if clash := sorted(set(ids) & set(assignment)):
+            raise DataError(f"train-only template ids also returned by templates(): {clash[:5]}")
+        assignment.update(dict.fromkeys(ids, "train"))
     sizes = {"test": round(n * test_fraction), "val": round(n * val_fraction)}
     sizes["train"] = train_examples or n - sizes["test"] - sizes["val"]
     out: dict[str, list[Example]] = {}

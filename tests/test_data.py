@@ -7,6 +7,7 @@ import itertools
 import json
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -23,6 +24,7 @@ from jsontune.data import (
     read_labelled_jsonl,
     remove_cross_split_duplicates,
     split_groups,
+    synthetic_splits,
     to_chat_row,
 )
 from jsontune.schema import canonical_json, field_names, is_valid
@@ -349,11 +351,34 @@ def test_synthetic_rows_are_valid_and_canonical(synthetic, schema):
 def test_synthetic_splits_are_template_disjoint(synthetic):
     splits, _ = synthetic
     groups = {s: {e.group for e in rows} for s, rows in splits.items()}
+    train_only = {t for ids in generator.train_only_templates().values() for t in ids}
     all_templates = {t for ids in generator.templates().values() for t in ids}
-    assert groups["train"] <= all_templates
+    assert groups["train"] <= all_templates | train_only
+    assert groups["val"] | groups["test"] <= all_templates
     assert not groups["train"] & groups["test"]
     assert not groups["train"] & groups["val"]
     assert not groups["val"] & groups["test"]
+
+
+def test_train_only_templates_go_to_train_and_leave_val_and_test_alone(real_params):
+    d = real_params.dataset
+    with_extra = synthetic_splits(generator, TICKET.schema, 600, d.val_fraction, d.test_fraction, d.seed)
+    split_only = SimpleNamespace(templates=generator.templates, generate=generator.generate)
+    without = synthetic_splits(split_only, TICKET.schema, 600, d.val_fraction, d.test_fraction, d.seed)
+    train_only = {t for ids in generator.train_only_templates().values() for t in ids}
+    assert train_only and not train_only & {t for ids in generator.templates().values() for t in ids}
+    assert {e.group for e in with_extra["train"]} & train_only
+    assert not {e.group for e in without["train"]} & train_only
+    for split in ("val", "test"):
+        assert not {e.group for e in with_extra[split]} & train_only
+        assert with_extra[split] == without[split]
+
+
+def test_train_only_ids_that_clash_with_split_ids_are_refused():
+    clash = SimpleNamespace(templates=generator.templates, generate=generator.generate,
+                            train_only_templates=lambda: {"REFUND": ["REFUND/03"]})
+    with pytest.raises(DataError, match="REFUND/03"):
+        synthetic_splits(clash, TICKET.schema, 300, 0.1, 0.2, 13)
 
 
 def test_synthetic_no_near_duplicates_across_splits(synthetic):
@@ -530,7 +555,8 @@ def test_train_examples_grows_train_and_keeps_val_and_test(real_params):
     assert len(more["train"]) == 420
     assert [e.text for e in more["test"]] == [e.text for e in base["test"]]
     assert [e.text for e in more["val"]] == [e.text for e in base["val"]]
-    assert {e.group for e in more["train"]} <= {t for ids in generator.templates().values() for t in ids}
+    ids = [generator.templates(), generator.train_only_templates()]
+    assert {e.group for e in more["train"]} <= {t for table in ids for group in table.values() for t in group}
     assert not {e.group for e in more["train"]} & {e.group for e in base["test"] + base["val"]}
 
 

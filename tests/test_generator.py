@@ -114,6 +114,20 @@ def test_templates_cover_intents() -> None:
         assert all(tid.startswith(intent + "/") for tid in ids)
 
 
+def test_train_only_templates_are_separate_and_render_their_intent() -> None:
+    split_ids = {tid for ids in g.templates().values() for tid in ids}
+    extra = g.train_only_templates()
+    assert list(extra) == list(g.INTENTS)
+    for intent, ids in extra.items():
+        assert ids and all(tid.startswith(f"{intent}/t") for tid in ids), intent
+        assert not set(ids) & split_ids
+        examples = g.generate(40, seed=2, template_ids=ids)
+        assert {ex.template for ex in examples} <= set(ids)
+        assert {ex.output["intent"] for ex in examples} == {intent}
+    unrestricted = {ex.template for ex in g.generate(N, seed=0)}
+    assert unrestricted & split_ids and unrestricted - split_ids
+
+
 def test_template_restriction_is_honoured() -> None:
     table = g.templates()
     train = {tid for ids in table.values() for tid in ids[:-3]}

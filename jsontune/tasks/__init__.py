@@ -3,7 +3,8 @@
     schema.json          required: the JSON Schema of one answer (an object with ``properties``)
     system_prompt.txt    optional: the system prompt (default: one built from the schema's keys)
     data.jsonl           optional: labelled rows ``{"text": ..., "output": {...}}``
-    generator.py         optional: ``generate(n, seed, template_ids)`` and ``templates()`` for synthetic data
+    generator.py         optional: ``generate(n, seed, template_ids)`` and ``templates()`` for synthetic data,
+                         plus, if wanted, ``train_only_templates()``: ids that only ever go to the train split
     negatives.json       optional: task rules for DPO negatives, ``{"confusable": [["A", "B"], ...]}``
     extra/*.jsonl        optional: hand-labelled test sets, scored with every stage (like ``eval.extra_sets``)
 

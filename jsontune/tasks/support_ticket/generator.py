@@ -42,6 +42,7 @@ order_id
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Callable, Collection
@@ -1092,27 +1093,43 @@ class _Template(NamedTuple):
     asks: bool  # has a question or request, so an urgency cue reads naturally
 
 
-def _parse_templates() -> dict[str, _Template]:
+def _parse_templates(by_intent: dict[str, list[str]], id_prefix: str = "") -> dict[str, _Template]:
+    if set(by_intent) != set(INTENTS):
+        raise RuntimeError("generator templates and schema intents disagree")
     table: dict[str, _Template] = {}
     for intent in INTENTS:
-        for i, raw in enumerate(_TEMPLATES[intent]):
+        for i, raw in enumerate(by_intent[intent]):
+            tid = f"{intent}/{id_prefix}{i:02d}"
             text = raw.removeprefix(_INFO).removeprefix(_ANGRY)
             if LOW_CUE_RE.search(text):
-                raise RuntimeError(f"{intent}/{i:02d}: no-rush cues belong in the cue pools, not templates")
+                raise RuntimeError(f"{tid}: no-rush cues belong in the cue pools, not templates")
             asks = bool(_request_sentences(_SENTENCE_SPLIT_RE.split(text)))
             info, angry = raw.startswith(_INFO), raw.startswith(_ANGRY)
-            table[f"{intent}/{i:02d}"] = _Template(intent, text, info, angry, asks)
+            table[tid] = _Template(intent, text, info, angry, asks)
     return table
 
 
-if set(_TEMPLATES) != set(INTENTS):
-    raise RuntimeError("generator templates and schema intents disagree")
-_TABLE = _parse_templates()
+# Phrasings that only ever go to the train split (ids like "REFUND/t07"). They were written after the
+# split existed, by writers shown only the train templates and the label rules, so they add training
+# variety without touching the val and test splits or borrowing from their phrasings.
+TRAIN_ONLY_PATH = Path(__file__).with_name("train_templates.json")
+_SPLIT_TABLE = _parse_templates(_TEMPLATES)
+_TRAIN_ONLY_TABLE = _parse_templates(json.loads(TRAIN_ONLY_PATH.read_text(encoding="utf-8")), id_prefix="t")
+_TABLE = _SPLIT_TABLE | _TRAIN_ONLY_TABLE
+
+
+def _ids_by_intent(table: dict[str, _Template]) -> dict[str, list[str]]:
+    return {intent: [tid for tid, t in table.items() if t.intent == intent] for intent in INTENTS}
 
 
 def templates() -> dict[str, list[str]]:
     """Template ids per intent (schema order), so a caller can split phrasings across train/val/test."""
-    return {intent: [tid for tid, t in _TABLE.items() if t.intent == intent] for intent in INTENTS}
+    return _ids_by_intent(_SPLIT_TABLE)
+
+
+def train_only_templates() -> dict[str, list[str]]:
+    """Template ids per intent that a caller puts in the train split only (see ``TRAIN_ONLY_PATH``)."""
+    return _ids_by_intent(_TRAIN_ONLY_TABLE)
 
 
 def is_info_template(template_id: str) -> bool:
@@ -1378,7 +1395,7 @@ def generate(n: int, seed: int, template_ids: Collection[str] | None = None) -> 
     if allowed is not None and (unknown := sorted(allowed - set(_TABLE))):
         raise ValueError(f"unknown template ids: {unknown[:5]}")
     pools = {intent: [t for t in ids if allowed is None or t in allowed]
-             for intent, ids in templates().items()}
+             for intent, ids in _ids_by_intent(_TABLE).items()}
     intents = [intent for intent in INTENTS if pools[intent]]
     if n and not intents:
         raise ValueError("template_ids selects no templates")
