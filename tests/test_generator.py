@@ -128,6 +128,20 @@ def test_train_only_templates_are_separate_and_render_their_intent() -> None:
     assert unrestricted & split_ids and unrestricted - split_ids
 
 
+def test_every_template_renders_with_rule_consistent_labels() -> None:
+    """Each phrasing, split or train-only, fills its slots and yields labels the documented rules give.
+    Train-only phrasings were written to carry no literal digits (numbers come from slots), so none can
+    look like an order id the labels ignore."""
+    train_only = {tid for group in g.train_only_templates().values() for tid in group}
+    for tid in [tid for group in g.templates().values() for tid in group] + sorted(train_only):
+        if tid in train_only:
+            assert not re.search(r"\d", re.sub(r"\{\w+\}", "", g._TABLE[tid].text)), tid
+        for ex in g.generate(3, seed=11, template_ids=[tid]):
+            assert ex.template == tid
+            assert ex.output["intent"] == tid.split("/")[0]
+            assert g.rule_urgency(ex.text, g.is_info_template(tid)) == ex.output["urgency"], ex
+
+
 def test_template_restriction_is_honoured() -> None:
     table = g.templates()
     train = {tid for ids in table.values() for tid in ids[:-3]}
