@@ -23,9 +23,14 @@ ID_FORMATS = {
     "web7": r"(?:WEB|web)\d{7}",
     "ebay": r"\d{2}-\d{5}-\d{5}",
 }
-HIGH_WORDS = ("urgent", "asap", "as soon as possible", "immediately", "right away", "emergency", "today",
-              "tonight", "charged twice", "double charged", "fraud", "unauthorized", "hacked", "locked out",
-              "chargeback", "dispute", "legal action")
+# Each HIGH cue the urgency rules name (task README); a tuple holds one cue's spellings.
+_RULE_HIGH_CUES = [
+    ("urgent",), ("asap",), ("as soon as possible",), ("immediately",), ("right away",), ("emergency",),
+    ("today",), ("tonight",), ("charged twice", "charged me twice"), ("double charged", "double-charged"),
+    ("fraud",), ("unauthorised", "unauthorized"), ("hacked",), ("locked out",), ("chargeback",), ("dispute",),
+    ("legal action",),
+]
+HIGH_WORDS = tuple(spelling for cue in _RULE_HIGH_CUES for spelling in cue)
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +145,17 @@ def test_every_template_renders_with_rule_consistent_labels() -> None:
             assert ex.template == tid
             assert ex.output["intent"] == tid.split("/")[0]
             assert g.rule_urgency(ex.text, g.is_info_template(tid)) == ex.output["urgency"], ex
+
+
+def test_train_split_sees_every_high_cue() -> None:
+    """A model only learns the cues it trains on. The cue pools reach every split, but content cues (charged
+    twice, unauthorised, hacked, ...) live in phrasings, which the split may send to val and test only; so
+    each cue missing from the pools must be in at least two train-only phrasings, whatever dataset.seed does."""
+    pools = " ".join(g._HIGH_SENTENCES + g._HIGH_MONEY_SENTENCES + g._HIGH_PREFIXES + g._HIGH_TAILS).lower()
+    train_only = [g._TABLE[tid].text.lower() for ids in g.train_only_templates().values() for tid in ids]
+    for cue in _RULE_HIGH_CUES:
+        assert all(g.HIGH_CUE_RE.search(c) for c in cue), cue
+        assert any(c in pools for c in cue) or sum(any(c in t for c in cue) for t in train_only) >= 2, cue
 
 
 def test_template_restriction_is_honoured() -> None:
